@@ -1,0 +1,679 @@
+"""Article extraction: main text and metadata from one news page.
+
+trafilatura finds the main text; around it we add what Dutch regional sites
+need: related-headline blocks ("Gerelateerd", "Lees ook", ...) are removed
+before and after extraction so an article never inherits its neighbours'
+keywords, dates come from structured data first and then from visible
+bylines (never from a weather widget), and a dateline like
+"SCHIEDAM/VLAARDINGEN –" is reported as places.
+
+`extract_article` never raises on bad input; a page it cannot read gives an
+`Extracted` with text "".
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import lxml.html
+import trafilatura
+from cssselect import SelectorError
+from lxml import etree
+
+from newswatch.crawler.dutch_dates import (
+    author_from_byline,
+    clean_name,
+    find_dates,
+    parse_iso,
+    places_from_dateline,
+    to_utc,
+    zone,
+)
+
+log = logging.getLogger(__name__)
+
+# Parsing is bounded: a runaway page (or a mis-served binary) is cut, not parsed whole.
+MAX_CHARS = 5_000_000
+
+# Headings that introduce related-content blocks. Kept exact (plus an optional
+# colon) so that body sentences starting with "Lees ook het ..." survive.
+RELATED_HEADINGS = re.compile(
+    r"^(?:gerelateerd(?:e\s+(?:artikelen|berichten|nieuws))?|lees\s+ook|lees\s+meer|"
+    r"meer\s+nieuws|ook\s+interessant|meer\s+over\s+dit\s+onderwerp|"
+    r"bekijk\s+ook|meest\s+gelezen|laatste\s+nieuws|related(?:\s+articles)?|read\s+more)"
+    r"\s*:?$",
+    re.IGNORECASE,
+)
+# The same markers in extracted text: a paragraph that is only the marker, or a
+# marker glued onto the last sentence ("...gemeente Vlaardingen.Gerelateerd").
+_TEXT_MARKER = (
+    r"(?:Gerelateerd(?:e (?:artikelen|berichten|nieuws))?|Lees ook|Meer nieuws|Ook interessant"
+    r"|Meer over dit onderwerp|Bekijk ook)"
+)
+_MARKER_PARAGRAPH = re.compile(rf"^\s*{_TEXT_MARKER}\s*:?\s*$", re.IGNORECASE)
+_MARKER_GLUED = re.compile(rf"(?<=[.!?\"”’)])\s?{_TEXT_MARKER}\s*:?.*$", re.DOTALL)
+_LEES_OOK_LINE = re.compile(r"^\s*(?:lees ook|bekijk ook|zie ook)\s*:", re.IGNORECASE)
+
+# class/id tokens of containers that hold related headlines.
+_RELATED_CLASS = re.compile(
+    r"(?:^|[-_])(?:related|gerelateerd|lees-?ook|leesook|meer-?nieuws|ook-?interessant|"
+    r"more-?news|read-?more|readmore|recommended|aanbevolen)(?:$|[-_s])",
+    re.IGNORECASE,
+)
+# class/id tokens of page chrome whose dates and text are never the article's:
+# the weather widget in the header is the classic false publication date.
+_CHROME_CLASS = re.compile(
+    r"weer|weather|forecast|temperat|(?:^|[-_])nav|menu|footer|cookie|consent|gdpr|"
+    r"breadcrumb|masthead|topbar|top-bar|(?:^|[-_])(?:site|page|main|global)?-?header",
+    re.IGNORECASE,
+)
+# ...except article headers, which is where WordPress themes put the byline.
+_ARTICLE_HEADER = re.compile(r"(?:entry|article|post|story|artikel)[-_]?(?:header|meta)", re.I)
+
+
+@dataclass(frozen=True)
+class ExtractOverrides:
+    """Per-source CSS selectors from sources.yaml; each one wins over the heuristics."""
+
+    body: str | None = None
+    title: str | None = None
+    date: str | None = None
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class Extracted:
+    title: str | None
+    published: datetime | None  # timezone-aware, UTC
+    author: str | None
+    text: str  # paragraphs separated by "\n\n"; "" when nothing was found
+    places: list[str]  # from a dateline like "SCHIEDAM/VLAARDINGEN –"
+    lang: str | None
+    url: str | None  # canonical / og:url when present, else the url passed in
+
+
+def extract_article(
+    html: bytes | str,
+    url: str,
+    *,
+    overrides: ExtractOverrides | None = None,
+    timezone: str = "Europe/Amsterdam",
+) -> Extracted:
+    """Main text and metadata of one article page. Never raises on bad HTML."""
+    try:
+        return _extract(html, url, overrides or ExtractOverrides(), timezone)
+    except Exception:  # a crawler must survive any page; the page is data, not a bug
+        log.warning("extraction failed for %s", url, exc_info=True)
+        return Extracted(None, None, None, "", [], None, url)
+
+
+def extract_json(html: bytes | str, url: str) -> dict[str, Any]:
+    """What `newswatch extract` prints: `Extracted` with `published` in Amsterdam time."""
+    art = extract_article(html, url)
+    published = art.published.astimezone(zone("Europe/Amsterdam")) if art.published else None
+    return {
+        "title": art.title,
+        "published": published.isoformat() if published else None,
+        "author": art.author,
+        "text": art.text,
+        "places": art.places,
+        "lang": art.lang,
+        "url": art.url,
+    }
+
+
+def _extract(html: bytes | str, url: str, ov: ExtractOverrides, timezone: str) -> Extracted:
+    tree = parse_html(html)
+    if tree is None:
+        return Extracted(None, None, None, "", [], None, url)
+    tz = zone(timezone)
+    ld = json_ld_article(tree)
+
+    pruned = copy.deepcopy(tree)
+    remove_related_blocks(pruned)
+    doc = _trafilatura(pruned, url)
+
+    text = _select_text(pruned, ov.body) if ov.body else None
+    if text is None:
+        text = doc.text if doc is not None and doc.text else ""
+    text = trim_related_text(_normalise_paragraphs(text))
+    byline_zone = byline_text(tree)
+    text, leading_byline = _drop_leading_byline(text)
+
+    title = (
+        _select_first(tree, ov.title)
+        or _clean(ld.get("headline"))
+        or (doc.title if doc is not None else None)
+        or _first_h1(tree)
+    )
+    published = _published(tree, ld, ov.date, byline_zone + "\n" + leading_byline, tz)
+    author = (
+        _select_first(tree, ov.author)
+        or _ld_author(ld)
+        or _meta_author(tree)
+        or author_from_byline(leading_byline)
+        or _byline_author(byline_zone)
+        or _trafilatura_author(doc)
+    )
+    lang = detect_language(text) or _declared_lang(tree, ld, doc)
+    return Extracted(
+        title=title,
+        published=published,
+        author=author,
+        text=text,
+        places=places_from_dateline(text),
+        lang=lang,
+        url=canonical_url(tree, url),
+    )
+
+
+# --- parsing -----------------------------------------------------------------
+
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*>", re.IGNORECASE)
+# lxml refuses NUL and most C0 controls ("All strings must be XML compatible").
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def parse_html(html: bytes | str) -> lxml.html.HtmlElement | None:
+    """An lxml tree of at most MAX_CHARS characters, or None for empty/unparseable input."""
+    text = html if isinstance(html, str) else decode_html(html[: MAX_CHARS * 4])
+    text = _CONTROL.sub("", _XML_DECL.sub("", text[:MAX_CHARS]))
+    if not text.strip():
+        return None
+    try:
+        tree = lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError):
+        return None
+    return tree if tree is not None and len(tree) else None
+
+
+def _trafilatura(tree: lxml.html.HtmlElement, url: str) -> Any:
+    try:
+        # trafilatura prunes the tree it is given, so it gets its own copy.
+        return trafilatura.bare_extraction(
+            copy.deepcopy(tree), url=url, with_metadata=True, include_comments=False
+        )
+    except Exception:  # trafilatura bugs on odd pages must not cost us the metadata
+        log.debug("trafilatura failed on %s", url, exc_info=True)
+        return None
+
+
+def _clean(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = " ".join(value.split())
+    return value or None
+
+
+def _normalise_paragraphs(text: str) -> str:
+    """One blank line between paragraphs, inner whitespace collapsed."""
+    paras = (" ".join(p.split()) for p in text.splitlines())
+    return "\n\n".join(p for p in paras if p)
+
+
+def _classes(el: etree._Element) -> str:
+    return f"{el.get('class') or ''} {el.get('id') or ''}".strip()
+
+
+def is_chrome(el: etree._Element) -> bool:
+    """True if `el` or an ancestor is page chrome: header, nav, footer, weather, cookie bar."""
+    node: etree._Element | None = el
+    while node is not None:
+        tag = node.tag if isinstance(node.tag, str) else ""
+        if tag in ("nav", "footer") or (tag == "header" and not _in_article(node)):
+            return True
+        for token in _classes(node).split():
+            if _CHROME_CLASS.search(token) and not _ARTICLE_HEADER.search(token):
+                return True
+        node = node.getparent()
+    return False
+
+
+def _in_article(el: etree._Element) -> bool:
+    return any(a.tag == "article" for a in el.iterancestors())
+
+
+# --- related blocks ----------------------------------------------------------
+
+
+def remove_related_blocks(tree: lxml.html.HtmlElement) -> None:
+    """Drop related-headline blocks in place: by class/id and by their heading."""
+    body_len = len(tree.text_content())
+    for el in list(tree.iter()):
+        if not isinstance(el.tag, str) or el.tag in ("html", "body", "main", "article"):
+            continue
+        if el.getparent() is None:
+            continue
+        tokens = _classes(el).split()
+        if any(_RELATED_CLASS.search(t) for t in tokens) and (
+            len(el.text_content()) < body_len / 2
+        ):
+            el.drop_tree()
+    for heading in _related_headings(tree):
+        _drop_related_section(heading)
+
+
+def _related_headings(tree: lxml.html.HtmlElement) -> list[etree._Element]:
+    found = []
+    for el in tree.iter("h1", "h2", "h3", "h4", "h5", "h6", "p", "div", "span", "strong", "b"):
+        text = " ".join(el.text_content().split())
+        if len(text) <= 40 and RELATED_HEADINGS.match(text):
+            found.append(el)
+    # Keep the outermost element of nested matches (<h3><span>Lees ook</span></h3>).
+    return [el for el in found if not any(a in found for a in el.iterancestors())]
+
+
+def _drop_related_section(heading: etree._Element) -> None:
+    parent = heading.getparent()
+    if parent is None:
+        return
+    # "<p><strong>Lees ook:</strong> <a>Kop</a></p>": the whole paragraph is the block.
+    if parent.tag in ("p", "li") and _link_density(parent) > 0.5:
+        parent.drop_tree()
+        return
+    # A small container whose remaining content is headlines: drop the container.
+    if parent.tag not in ("body", "main", "article") and _is_link_list(parent, heading):
+        parent.drop_tree()
+        return
+    # Otherwise the heading sits among body paragraphs: drop it and the teaser
+    # siblings after it, stopping at the first ordinary paragraph.
+    sibling = heading.getnext()
+    heading.drop_tree()
+    while sibling is not None and _looks_like_teasers(sibling):
+        nxt = sibling.getnext()
+        sibling.drop_tree()
+        sibling = nxt
+
+
+def _link_density(el: etree._Element) -> float:
+    text = len(" ".join(el.text_content().split()))
+    if not text:
+        return 0.0
+    links = sum(len(" ".join(a.text_content().split())) for a in el.iter("a"))
+    return links / text
+
+
+def _is_link_list(container: etree._Element, heading: etree._Element) -> bool:
+    rest = [c for c in container if c is not heading]
+    if not rest or container.text_content().count(" ") > 400:
+        return False
+    return all(_looks_like_teasers(c) for c in rest if c.text_content().strip())
+
+
+def _looks_like_teasers(el: etree._Element) -> bool:
+    if not isinstance(el.tag, str):
+        return False
+    if el.tag in ("ul", "ol") or el.tag == "article":
+        return True
+    if not any(True for _ in el.iter("a")):
+        return False
+    return _link_density(el) >= 0.4 or any(
+        True for a in el.iter("a") for _ in a.iter("h2", "h3", "h4", "h5", "img")
+    )
+
+
+def trim_related_text(text: str) -> str:
+    """Cut related-headline runs that survived into the extracted text."""
+    paras = text.split("\n\n")
+    kept: list[str] = []
+    for para in paras:
+        if _MARKER_PARAGRAPH.match(para):
+            break  # everything after a bare "Gerelateerd" is headlines
+        if _LEES_OOK_LINE.match(para):
+            continue  # "Lees ook: <kop>" interrupts the body; the body goes on
+        glued = _MARKER_GLUED.search(para)
+        if glued:
+            kept.append(para[: glued.start()].rstrip())
+            break
+        kept.append(para)
+    return "\n\n".join(p for p in kept if p)
+
+
+# --- overrides ---------------------------------------------------------------
+
+
+def _select(tree: lxml.html.HtmlElement, selector: str) -> list[etree._Element]:
+    try:
+        return tree.cssselect(selector)
+    except (SelectorError, SyntaxError, ValueError):
+        log.warning("ignoring invalid CSS selector %r from sources.yaml", selector)
+        return []
+
+
+def _select_first(tree: lxml.html.HtmlElement, selector: str | None) -> str | None:
+    if not selector:
+        return None
+    for el in _select(tree, selector):
+        value = _clean(el.get("content") or el.get("datetime") or el.text_content())
+        if value:
+            return value
+    return None
+
+
+_BLOCKS = ("p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre")
+
+
+def _select_text(tree: lxml.html.HtmlElement, selector: str) -> str | None:
+    """Text of the elements a body selector picks, paragraph by paragraph."""
+    paras: list[str] = []
+    for el in _select(tree, selector):
+        for bad in list(el.iter("script", "style", "noscript", "form", "button")):
+            bad.drop_tree()
+        # Outermost blocks only, so an <li> holding a <p> is not printed twice.
+        outer = [
+            b for b in el.iter(*_BLOCKS) if not any(p.tag in _BLOCKS for p in b.iterancestors())
+        ]
+        for block in outer or [el]:
+            text = " ".join(block.text_content().split())
+            if text:
+                paras.append(text)
+    return "\n".join(paras) if paras else None
+
+
+# --- metadata ----------------------------------------------------------------
+
+_ARTICLE_TYPES = {
+    "newsarticle", "article", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
+    "opinionnewsarticle", "backgroundnewsarticle", "socialmediaposting", "webpage",
+}  # fmt: skip
+
+
+def json_ld_article(tree: lxml.html.HtmlElement) -> dict[str, Any]:
+    """The most article-like JSON-LD object on the page ({} if none)."""
+    best: dict[str, Any] = {}
+    best_rank = 99
+    for script in tree.iter("script"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json":
+            continue
+        for obj in _ld_objects(_load_json(script.text or "")):
+            types = obj.get("@type")
+            names = [t.lower() for t in (types if isinstance(types, list) else [types]) if t]
+            ranks = [_ld_rank(n) for n in names if n in _ARTICLE_TYPES]
+            if ranks and min(ranks) < best_rank:
+                best, best_rank = obj, min(ranks)
+    return best
+
+
+def _ld_rank(type_name: str) -> int:
+    return 1 if type_name == "webpage" else 0
+
+
+def _load_json(raw: str) -> Any:
+    raw = raw.strip().removeprefix("<!--").removesuffix("-->").strip()
+    raw = raw.removeprefix("//<![CDATA[").removesuffix("//]]>").strip()
+    try:
+        return json.loads(raw, strict=False)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _ld_objects(data: Any, depth: int = 0) -> list[dict[str, Any]]:
+    if depth > 5:
+        return []
+    if isinstance(data, list):
+        return [o for item in data for o in _ld_objects(item, depth + 1)]
+    if not isinstance(data, dict):
+        return []
+    found = [data]
+    for key in ("@graph", "mainEntity"):
+        if key in data:
+            found += _ld_objects(data[key], depth + 1)
+    return found
+
+
+def _ld_author(ld: dict[str, Any]) -> str | None:
+    authors = ld.get("author")
+    names = []
+    for a in authors if isinstance(authors, list) else [authors]:
+        name = a.get("name") if isinstance(a, dict) else a
+        if _clean(name):
+            names.append(_clean(name))
+    return ", ".join(n for n in names if n) or None
+
+
+def _meta(tree: lxml.html.HtmlElement, *keys: str) -> str | None:
+    """The content of the first <meta> whose property/name/itemprop is one of `keys`."""
+    wanted = {k.lower() for k in keys}
+    values: dict[str, str] = {}
+    for meta in tree.iter("meta"):
+        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
+        content = meta.get("content") or meta.get("datetime")
+        if key in wanted and content and key not in values:
+            values[key] = content
+    return next((values[k.lower()] for k in keys if k.lower() in values), None)
+
+
+_DATE_META = (
+    "article:published_time", "og:article:published_time", "datePublished",
+    "pubdate", "publishdate", "publish-date", "publication_date", "date",
+    "dc.date.issued", "dcterms.created", "dcterms.date", "parsely-pub-date", "sailthru.date",
+)  # fmt: skip
+
+
+def _published(
+    tree: lxml.html.HtmlElement,
+    ld: dict[str, Any],
+    selector: str | None,
+    byline_zone: str,
+    tz: Any,
+) -> datetime | None:
+    """Publication time in UTC: override, JSON-LD, meta, <time>, then the visible byline."""
+    if selector:
+        raw = _select_first(tree, selector)
+        if raw:
+            value = parse_iso(raw, tz) or _visible_date(raw, tz)
+            if value:
+                return value
+    for raw in (ld.get("datePublished"), _meta(tree, *_DATE_META), _time_element(tree)):
+        value = parse_iso(raw if isinstance(raw, str) else None, tz)
+        if value:
+            return value
+    return _visible_date(byline_zone, tz)
+
+
+def _visible_date(text: str, tz: Any) -> datetime | None:
+    # "18°C dinsdag 23 juli 2024" is a weather widget even outside a weer-class element.
+    for found in find_dates(text):
+        if "°" not in text[max(0, found.start - 12) : found.start]:
+            return to_utc(found.value, tz)
+    return None
+
+
+def _time_element(tree: lxml.html.HtmlElement) -> str | None:
+    """The datetime of the first <time> that is not chrome and not an update stamp."""
+    for el in tree.iter("time"):
+        value = el.get("datetime")
+        marks = f"{_classes(el)} {el.get('itemprop') or ''}".lower()
+        if not value or "modified" in marks or "updated" in marks or is_chrome(el):
+            continue
+        return value
+    return None
+
+
+def _meta_author(tree: lxml.html.HtmlElement) -> str | None:
+    raw = _meta(tree, "author", "article:author", "dc.creator", "parsely-author", "sailthru.author")
+    # article:author is often a profile URL; only a name is useful here.
+    if raw and not raw.startswith(("http://", "https://", "/")):
+        return _clean(raw)
+    return None
+
+
+def _trafilatura_author(doc: Any) -> str | None:
+    raw = doc.author if doc is not None else None
+    return clean_name(raw) if raw else None
+
+
+_BYLINE_CLASS = re.compile(r"byline|meta|date|datum|time|author|auteur|publi|posted|info", re.I)
+
+
+def byline_text(tree: lxml.html.HtmlElement) -> str:
+    """Visible text where bylines live: byline-ish elements and the lines after the <h1>.
+
+    Chrome (header, nav, footer, weather, cookie bar) is skipped, so a weather
+    widget's date can never become the publication date.
+    """
+    lines: list[str] = []
+    for el in tree.iter():
+        if not isinstance(el.tag, str) or el.tag in ("script", "style", "html", "body"):
+            continue
+        if _BYLINE_CLASS.search(_classes(el)) and not is_chrome(el):
+            text = " ".join(el.text_content().split())
+            if 0 < len(text) <= 200:
+                lines.append(text)
+    h1 = next((h for h in tree.iter("h1") if not is_chrome(h)), None)
+    if h1 is not None:
+        lines.extend(_lines_after(h1, limit=400))
+    return "\n".join(lines)
+
+
+def _lines_after(start: etree._Element, limit: int) -> list[str]:
+    """Short text lines that follow `start` in document order, up to `limit` characters."""
+    lines: list[str] = []
+    size = 0
+    seen_start = False
+    for el in start.getroottree().iter():
+        if el is start:
+            seen_start = True
+            continue
+        if not seen_start or not isinstance(el.tag, str) or el in start.iterdescendants():
+            continue
+        if el.tag in ("script", "style") or is_chrome(el):
+            continue
+        text = " ".join((el.text or "").split())
+        if text:
+            lines.append(text)
+            size += len(text)
+        if size >= limit:
+            break
+    return lines
+
+
+def _byline_author(zone_text: str) -> str | None:
+    for line in zone_text.splitlines():
+        name = author_from_byline(line)
+        if name:
+            return name
+    return None
+
+
+def _drop_leading_byline(text: str) -> tuple[str, str]:
+    """Split off a first paragraph that is only a byline ("08-05-2019 Nieuws Kor Kegel")."""
+    first, _, rest = text.partition("\n\n")
+    if len(first) <= 120 and find_dates(first) and (author_from_byline(first) or len(first) < 40):
+        return rest, first
+    return text, ""
+
+
+def _first_h1(tree: lxml.html.HtmlElement) -> str | None:
+    for h1 in tree.iter("h1"):
+        text = _clean(h1.text_content())
+        if text and not is_chrome(h1):
+            return text
+    return None
+
+
+def canonical_url(tree: lxml.html.HtmlElement, url: str) -> str:
+    for link in tree.iter("link"):
+        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
+            return _absolute(link.get("href", "").strip(), url)
+    og = _meta(tree, "og:url")
+    return _absolute(og.strip(), url) if og else url
+
+
+def _absolute(href: str, base: str) -> str:
+    return urljoin(base, href) if base else href
+
+
+def _declared_lang(tree: lxml.html.HtmlElement, ld: dict[str, Any], doc: Any) -> str | None:
+    for raw in (
+        tree.get("lang"),
+        ld.get("inLanguage") if isinstance(ld.get("inLanguage"), str) else None,
+        _meta(tree, "og:locale", "content-language", "language"),
+        doc.language if doc is not None else None,
+    ):
+        lang = normalise_lang(raw)
+        if lang:
+            return lang
+    return None
+
+
+# --- decoding ----------------------------------------------------------------
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+
+
+def decode_html(data: bytes) -> str:
+    """Bytes to text the way browsers do it, without ever raising.
+
+    BOM first; then strict UTF-8, because cp1252 text is almost never valid
+    UTF-8 while many pages that declare latin-1 are UTF-8 in fact; then the
+    declared charset; then cp1252 with replacement characters.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding, errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    m = _META_CHARSET.search(data[:4096])
+    declared = m.group(1).decode("ascii", "ignore").lower() if m else ""
+    # Browsers read latin-1 and ascii as windows-1252 (WHATWG), and so do we.
+    if declared in ("iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii", "utf-8", "utf8"):
+        declared = "cp1252"
+    try:
+        return data.decode(declared or "cp1252", errors="replace")
+    except LookupError:  # a charset name Python does not know
+        return data.decode("cp1252", errors="replace")
+
+
+# --- language ----------------------------------------------------------------
+
+# Frequent function words that are (nearly) unique to one language; words that
+# several of these languages share ("de", "en", "in", "die", "is") are left out.
+_STOPWORD_LISTS = {
+    "nl": "het een van niet voor zijn ook aan bij wordt worden naar maar nog heeft hebben deze "
+    "dit wij geen kan werd zal zou hun waar wel veel hij er over uit tot dan meer",
+    "en": "the and of to that for with was are it by this be from has have not but which "
+    "they their will would been were who",
+    "de": "der und das ist nicht mit von zu sich auf ein eine dem auch für wird im sie bei "
+    "werden nach wurde sind oder aus noch",
+    "fr": "le la les et des est une du que dans pour pas sur au avec ce qui sont par il elle "
+    "plus mais ont cette",
+}
+_STOPWORDS = {lang: frozenset(words.split()) for lang, words in _STOPWORD_LISTS.items()}
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def detect_language(text: str) -> str | None:
+    """nl/en/de/fr from function-word counts; None if the text is too short to tell."""
+    counts: Counter[str] = Counter()
+    for word in _WORD.findall(text[:20_000].lower()):
+        for lang, words in _STOPWORDS.items():
+            if word in words:
+                counts[lang] += 1
+    ranked = counts.most_common(2)
+    if not ranked or ranked[0][1] < 5:
+        return None
+    if len(ranked) > 1 and ranked[0][1] < 2 * ranked[1][1]:
+        return None
+    return ranked[0][0]
+
+
+def normalise_lang(raw: str | None) -> str | None:
+    """ "nl-NL", "nl_NL", "NL" -> "nl"; junk -> None."""
+    m = re.match(r"^\s*([a-zA-Z]{2,3})(?:[-_]|$)", raw or "")
+    return m.group(1).lower() if m else None
