@@ -75,25 +75,27 @@ def to_utc(value: datetime, tz: ZoneInfo) -> datetime:
     return value.astimezone(UTC)
 
 
+# The ISO 8601 core that fromisoformat understands; sites append junk ("+02:00CET").
+_ISO_FULL = re.compile(
+    r"(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)"
+    r"(?:[T ](?P<hh>[0-2]\d):(?P<mi>[0-5]\d)(?::[0-5]\d(?:[.,]\d+)?)?"
+    r"\s*(?P<tz>Z|[+-][01]\d:?[0-5]\d)?)?",
+    re.IGNORECASE,
+)
+
+
 def parse_iso(value: str | None, tz: ZoneInfo) -> datetime | None:
     """ISO 8601 from meta tags, JSON-LD and <time datetime>; None if it is not one."""
-    if not value:
+    m = _ISO_FULL.search(value or "")
+    if not m:
         return None
-    text = value.strip()
-    if not text:
-        return None
-    # fromisoformat copes with "Z" and "+02:00" (3.11); normalise "+0200" and a space separator.
+    text = m.group(0).replace(",", ".").replace(" ", "T", 1)
+    # 3.11's fromisoformat takes "Z" and "+02:00" but not "+0200" or a space before the offset.
+    text = re.sub(r"\s+", "", text)
     text = re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", text)
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        m = ISO_DATE.search(text)
-        if not m:
-            return None
-        parsed = _build(m, month=int(m["m"]))
-        if parsed is None:
-            return None
-    if not 1990 <= parsed.year <= 2100:
+        parsed = datetime.fromisoformat(text.upper())
+    except ValueError:  # 2019-02-31 and the like
         return None
     return to_utc(parsed, tz)
 
@@ -158,7 +160,7 @@ RUBRICS = {
     "gemeente", "wonen", "natuur", "blog", "agenda", "nieuwsbericht", "actueel",
 }  # fmt: skip
 _DOOR = re.compile(
-    r"(?:^|\b)(?:geschreven\s+)?(?:door|tekst(?:\s+en\s+foto(?:'s)?)?|auteur)\s*:?\s+(?P<rest>.+)",
+    r"(?:^|\b)(?:geschreven\s+)?(?:door|by|tekst(?:\s+en\s+foto(?:'s)?)?|auteur)\s*:?\s+(?P<rest>.+)",
     re.IGNORECASE,
 )
 # Where a name in a byline stops: a dash, bar, bullet, comma, "op"/"om" + date, a digit.

@@ -65,7 +65,7 @@ _LEES_OOK_LINE = re.compile(r"^\s*(?:lees ook|bekijk ook|zie ook)\s*:", re.IGNOR
 # class/id tokens of containers that hold related headlines.
 _RELATED_CLASS = re.compile(
     r"(?:^|[-_])(?:related|gerelateerd|lees-?ook|leesook|meer-?nieuws|ook-?interessant|"
-    r"more-?news|read-?more|readmore|recommended|aanbevolen)(?:$|[-_s])",
+    r"more-?news|recommended|aanbevolen)(?:$|[-_s])",
     re.IGNORECASE,
 )
 # class/id tokens of page chrome whose dates and text are never the article's:
@@ -144,24 +144,24 @@ def _extract(html: bytes | str, url: str, ov: ExtractOverrides, timezone: str) -
     text = _select_text(pruned, ov.body) if ov.body else None
     if text is None:
         text = doc.text if doc is not None and doc.text else ""
-    text = trim_related_text(_normalise_paragraphs(text))
-    byline_zone = byline_text(tree)
-    text, leading_byline = _drop_leading_byline(text)
-
     title = (
         _select_first(tree, ov.title)
         or _clean(ld.get("headline"))
         or (doc.title if doc is not None else None)
         or _first_h1(tree)
     )
+    text = trim_related_text(_normalise_paragraphs(text))
+    text, leading_byline = _strip_lead(text, {title, _first_h1(tree)})
+    byline_zone = byline_text(tree)
     published = _published(tree, ld, ov.date, byline_zone + "\n" + leading_byline, tz)
     author = (
         _select_first(tree, ov.author)
-        or _ld_author(ld)
+        or _ld_author(ld, people_only=True)
         or _meta_author(tree)
         or author_from_byline(leading_byline)
         or _byline_author(byline_zone)
         or _trafilatura_author(doc)
+        or _ld_author(ld, people_only=False)  # the newsroom itself, "NU.nl"
     )
     lang = detect_language(text) or _declared_lang(tree, ld, doc)
     return Extracted(
@@ -177,6 +177,9 @@ def _extract(html: bytes | str, url: str, ov: ExtractOverrides, timezone: str) -
 
 # --- parsing -----------------------------------------------------------------
 
+# Comments go at parse time: trafilatura loses the text after a comment that
+# sits inside a paragraph ("<p>had suffered<!-- ad --> months of ...</p>").
+_PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>", re.IGNORECASE)
 # lxml refuses NUL and most C0 controls ("All strings must be XML compatible").
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -189,7 +192,7 @@ def parse_html(html: bytes | str) -> lxml.html.HtmlElement | None:
     if not text.strip():
         return None
     try:
-        tree = lxml.html.document_fromstring(text)
+        tree = lxml.html.document_fromstring(text, parser=_PARSER)
     except (etree.ParserError, ValueError):
         return None
     return tree if tree is not None and len(tree) else None
@@ -253,12 +256,18 @@ def remove_related_blocks(tree: lxml.html.HtmlElement) -> None:
         if el.getparent() is None:
             continue
         tokens = _classes(el).split()
-        if any(_RELATED_CLASS.search(t) for t in tokens) and (
-            len(el.text_content()) < body_len / 2
+        # A class name alone is weak evidence ("entry-content-related-enabled"):
+        # the element must also look like a block of headlines.
+        if (
+            any(_RELATED_CLASS.search(t) for t in tokens)
+            and len(el.text_content()) < body_len / 2
+            and _looks_like_teasers(el)
         ):
             el.drop_tree()
     for heading in _related_headings(tree):
-        _drop_related_section(heading)
+        # An earlier drop may already have taken this heading with it.
+        if heading.getroottree().getroot() is tree:
+            _drop_related_section(heading)
 
 
 def _related_headings(tree: lxml.html.HtmlElement) -> list[etree._Element]:
@@ -273,7 +282,7 @@ def _related_headings(tree: lxml.html.HtmlElement) -> list[etree._Element]:
 
 def _drop_related_section(heading: etree._Element) -> None:
     parent = heading.getparent()
-    if parent is None:
+    if parent is None or parent.getparent() is None:
         return
     # "<p><strong>Lees ook:</strong> <a>Kop</a></p>": the whole paragraph is the block.
     if parent.tag in ("p", "li") and _link_density(parent) > 0.5:
@@ -287,7 +296,9 @@ def _drop_related_section(heading: etree._Element) -> None:
     # siblings after it, stopping at the first ordinary paragraph.
     sibling = heading.getnext()
     heading.drop_tree()
-    while sibling is not None and _looks_like_teasers(sibling):
+    while sibling is not None and (
+        not isinstance(sibling.tag, str) or _looks_like_teasers(sibling)
+    ):
         nxt = sibling.getnext()
         sibling.drop_tree()
         sibling = nxt
@@ -302,7 +313,7 @@ def _link_density(el: etree._Element) -> float:
 
 
 def _is_link_list(container: etree._Element, heading: etree._Element) -> bool:
-    rest = [c for c in container if c is not heading]
+    rest = [c for c in container if c is not heading and isinstance(c.tag, str)]
     if not rest or container.text_content().count(" ") > 400:
         return False
     return all(_looks_like_teasers(c) for c in rest if c.text_content().strip())
@@ -387,23 +398,35 @@ _ARTICLE_TYPES = {
 
 
 def json_ld_article(tree: lxml.html.HtmlElement) -> dict[str, Any]:
-    """The most article-like JSON-LD object on the page ({} if none)."""
+    """The most article-like JSON-LD object on the page ({} if none).
+
+    Its author references ({"@id": ...}, as Yoast writes them) are resolved
+    against the other objects on the page.
+    """
+    objects: list[dict[str, Any]] = []
+    for script in tree.iter("script"):
+        if (script.get("type") or "").strip().lower() == "application/ld+json":
+            objects += _ld_objects(_load_json(script.text or ""))
     best: dict[str, Any] = {}
     best_rank = 99
-    for script in tree.iter("script"):
-        if (script.get("type") or "").strip().lower() != "application/ld+json":
-            continue
-        for obj in _ld_objects(_load_json(script.text or "")):
-            types = obj.get("@type")
-            names = [t.lower() for t in (types if isinstance(types, list) else [types]) if t]
-            ranks = [_ld_rank(n) for n in names if n in _ARTICLE_TYPES]
-            if ranks and min(ranks) < best_rank:
-                best, best_rank = obj, min(ranks)
+    for obj in objects:
+        types = obj.get("@type")
+        names = [t.lower() for t in (types if isinstance(types, list) else [types]) if t]
+        ranks = [1 if n == "webpage" else 0 for n in names if n in _ARTICLE_TYPES]
+        if ranks and min(ranks) < best_rank:
+            best, best_rank = obj, min(ranks)
+    by_id = {o["@id"]: o for o in objects if isinstance(o.get("@id"), str)}
+    authors = best.get("author")
+    if authors:
+        authors = authors if isinstance(authors, list) else [authors]
+        best = {**best, "author": [_resolve(a, by_id) for a in authors]}
     return best
 
 
-def _ld_rank(type_name: str) -> int:
-    return 1 if type_name == "webpage" else 0
+def _resolve(ref: Any, by_id: dict[str, dict[str, Any]]) -> Any:
+    if isinstance(ref, dict) and "name" not in ref and ref.get("@id") in by_id:
+        return by_id[ref["@id"]]
+    return ref
 
 
 def _load_json(raw: str) -> Any:
@@ -429,14 +452,19 @@ def _ld_objects(data: Any, depth: int = 0) -> list[dict[str, Any]]:
     return found
 
 
-def _ld_author(ld: dict[str, Any]) -> str | None:
-    authors = ld.get("author")
+def _ld_author(ld: dict[str, Any], *, people_only: bool) -> str | None:
+    """Author names from JSON-LD; organisations only when `people_only` is False."""
     names = []
-    for a in authors if isinstance(authors, list) else [authors]:
-        name = a.get("name") if isinstance(a, dict) else a
-        if _clean(name):
-            names.append(_clean(name))
-    return ", ".join(n for n in names if n) or None
+    for author in ld.get("author") or []:
+        if isinstance(author, dict):
+            kind = str(author.get("@type") or "").lower()
+            if people_only and kind == "organization":
+                continue
+            author = author.get("name")
+        name = _clean(author)
+        if name and name not in names:
+            names.append(name)
+    return ", ".join(names) or None
 
 
 def _meta(tree: lxml.html.HtmlElement, *keys: str) -> str | None:
@@ -535,22 +563,16 @@ def byline_text(tree: lxml.html.HtmlElement) -> str:
 
 
 def _lines_after(start: etree._Element, limit: int) -> list[str]:
-    """Short text lines that follow `start` in document order, up to `limit` characters."""
+    """Text that follows `start` in document order, up to about `limit` characters."""
     lines: list[str] = []
     size = 0
-    seen_start = False
-    for el in start.getroottree().iter():
-        if el is start:
-            seen_start = True
+    for text in start.xpath("following::text()"):
+        line = " ".join(text.split())
+        parent = text.getparent()
+        if not line or parent is None or parent.tag in ("script", "style") or is_chrome(parent):
             continue
-        if not seen_start or not isinstance(el.tag, str) or el in start.iterdescendants():
-            continue
-        if el.tag in ("script", "style") or is_chrome(el):
-            continue
-        text = " ".join((el.text or "").split())
-        if text:
-            lines.append(text)
-            size += len(text)
+        lines.append(line)
+        size += len(line)
         if size >= limit:
             break
     return lines
@@ -564,12 +586,24 @@ def _byline_author(zone_text: str) -> str | None:
     return None
 
 
-def _drop_leading_byline(text: str) -> tuple[str, str]:
-    """Split off a first paragraph that is only a byline ("08-05-2019 Nieuws Kor Kegel")."""
-    first, _, rest = text.partition("\n\n")
-    if len(first) <= 120 and find_dates(first) and (author_from_byline(first) or len(first) < 40):
-        return rest, first
-    return text, ""
+def _strip_lead(text: str, titles: set[str | None]) -> tuple[str, str]:
+    """Drop the headline and a byline line that open the text; return (text, byline).
+
+    The headline is reported separately, and a dateline ("SCHIEDAM –") only
+    counts at the very start of the body.
+    """
+    heads = {t.casefold() for t in titles if t}
+    byline = ""
+    paras = text.split("\n\n")
+    while paras and len(paras[0]) <= 200:
+        first = paras[0]
+        if first.casefold() in heads:
+            paras.pop(0)
+        elif not byline and find_dates(first) and (author_from_byline(first) or len(first) < 40):
+            byline = paras.pop(0)  # "08-05-2019 Nieuws Kor Kegel"
+        else:
+            break
+    return "\n\n".join(paras), byline
 
 
 def _first_h1(tree: lxml.html.HtmlElement) -> str | None:
