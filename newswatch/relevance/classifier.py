@@ -1,0 +1,331 @@
+"""The classifier: topics.yaml compiled once, then one scan per article.
+
+classifier = Classifier(load_topics(Path("config/topics.yaml")))
+for match in classifier.classify(title, text, url=url):
+    print(match.explain())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from newswatch.relevance.article import FIELD_NAMES, TITLE, Article
+from newswatch.relevance.explain import Hit, RuleScore, TopicMatch, snippet
+from newswatch.relevance.gazetteer import accept_place, load_gazetteer
+from newswatch.relevance.matcher import COOP, Matcher, Target, case_signature
+from newswatch.relevance.nodes import Compiler, Context, Node, Support
+from newswatch.relevance.normalize import fold
+from newswatch.relevance.rules import FieldWeights, Topic, TopicsFile
+from newswatch.relevance.similarity import ExampleSet, tokens
+
+ALL_FIELDS = frozenset(range(3))
+
+
+@dataclass(slots=True)
+class _Rule:
+    name: str
+    node: Node
+    weight: float
+    max: float | None
+    fields: frozenset[int] | None
+
+
+@dataclass(slots=True)
+class _Exclusion:
+    name: str
+    node: Node
+    penalty: float
+    veto: bool
+    unless: Node | None
+
+
+@dataclass(slots=True)
+class _Topic:
+    topic: Topic
+    rules: list[_Rule]
+    exclusions: list[_Exclusion]
+    require: Node | None
+    term_ids: frozenset[int]
+    uses: frozenset[str]
+    examples: ExampleSet
+
+
+class Classifier:
+    """Compiles ONE Aho-Corasick automaton for all terms of all topics."""
+
+    def __init__(
+        self,
+        topics: TopicsFile,
+        *,
+        example_text: Callable[[str], str | None] | None = None,
+        background: Iterable[str] = (),
+    ) -> None:
+        """`example_text(url)` fetches stored examples given by URL; `background`
+        texts (e.g. recent stored articles) give the similarity score its IDF."""
+        self.topics = topics
+        self.matcher = Matcher()
+        self.matcher.add_gazetteer(load_gazetteer())
+        background_tokens = [tokens(fold(t).text) for t in background]
+        self._topics = [self._compile(t, example_text, background_tokens) for t in topics.topics]
+        self.matcher.build()
+
+    @property
+    def topic_ids(self) -> list[str]:
+        return [t.topic.id for t in self._topics]
+
+    # --- compiling -------------------------------------------------------------------
+
+    def _compile(
+        self,
+        topic: Topic,
+        example_text: Callable[[str], str | None] | None,
+        background: list[list[str]],
+    ) -> _Topic:
+        comp = Compiler(self.matcher)
+        rules = [
+            _Rule(
+                r.name or _describe(r, i),
+                comp.compile(r),
+                r.weight,
+                r.max,
+                frozenset(FIELD_NAMES.index(f) for f in r.in_) if r.in_ else None,
+            )
+            for i, r in enumerate(topic.rules)
+        ]
+        positive_ids, positive_uses = frozenset(comp.term_ids), frozenset(comp.uses)
+        exclusions = [
+            _Exclusion(
+                x.name or _describe(x, i),
+                comp.compile(x),
+                x.penalty or 0.0,
+                x.veto,
+                comp.compile(x.unless) if x.unless else None,
+            )
+            for i, x in enumerate(topic.exclude)
+        ]
+        require = comp.compile(topic.require) if topic.require else None
+        texts = [
+            ex.text or (example_text(ex.url) if example_text and ex.url else None)
+            for ex in topic.examples
+        ]
+        examples = ExampleSet([tokens(fold(t).text) for t in texts if t], background)
+        return _Topic(topic, rules, exclusions, require, positive_ids, positive_uses, examples)
+
+    # --- classifying -----------------------------------------------------------------
+
+    def classify(
+        self,
+        title: str,
+        text: str,
+        *,
+        url: str | None = None,
+        topic: str | None = None,
+        include_unmatched: bool = False,
+    ) -> list[TopicMatch]:
+        """The topics this article matches, best first, each with its explanation.
+
+        `include_unmatched` also returns topics that scored above zero but stayed
+        under their threshold (for `newswatch explain` and `rules test`).
+        """
+        topics = self._topics
+        if topic is not None:
+            topics = [t for t in topics if t.topic.id == topic]
+            if not topics:
+                raise ValueError(f"unknown topic {topic!r}; known: {', '.join(self.topic_ids)}")
+        article = Article.prepare(title, text, url)
+        ctx = self._context(article)
+        out = []
+        for compiled in topics:
+            if not self._candidate(compiled, ctx):
+                continue
+            match = self._score(compiled, ctx)
+            if match.matched or (include_unmatched and match.score > 0):
+                out.append(match)
+        return sorted(out, key=lambda m: -m.score)
+
+    def _candidate(self, compiled: _Topic, ctx: Context) -> bool:
+        """Cheap test: can this topic score at all? Most articles stop here."""
+        if not ctx.terms.keys().isdisjoint(compiled.term_ids):
+            return True
+        uses = compiled.uses
+        return bool(
+            ("places" in uses and ctx.places)
+            or ("coops" in uses and ctx.coops)
+            or "url" in uses
+            or "similarity" in uses
+        )
+
+    def _context(self, article: Article) -> Context:
+        raw = self.matcher.scan(article.folded.text)
+        targets = self.matcher.targets
+        for tid in self.matcher.case_targets & raw.keys():
+            raw[tid] = [sp for sp in raw[tid] if self._case_ok(article, targets[tid], sp)]
+        places, place_keys = self._places(article, raw)
+        coops = [
+            ((s, e, tid, targets[tid].label), targets[tid].coops[0].kind)
+            for tid, spans in raw.items()
+            if targets[tid].kind == COOP
+            for s, e in spans
+        ]
+        return Context(article, raw, places, place_keys, coops, lambda: None)
+
+    @staticmethod
+    def _case_ok(article: Article, target: Target, span: tuple[int, int]) -> bool:
+        start, end = article.span(*span)
+        sig = case_signature(article.orig[start:end])
+        return sig.startswith(target.case_sig or "")
+
+    def _places(
+        self, article: Article, raw: dict[int, list[tuple[int, int]]]
+    ) -> tuple[list[Support], dict[int, str]]:
+        """Accepted municipality mentions; a name inside a longer name is dropped
+        ("Bergen" in "Bergen op Zoom", "Cuijk" in "Land van Cuijk")."""
+        targets = self.matcher.targets
+        found: list[Support] = []
+        keys: dict[int, str] = {}
+        for tid in self.matcher.place_targets & raw.keys():
+            place = targets[tid].places[0]
+            for s, e in raw[tid]:
+                o_start, o_end = article.span(s, e)
+                if accept_place(place, article.orig, o_start, o_end, article.field_start(o_start)):
+                    found.append((s, e, tid, targets[tid].label))
+                    keys[tid] = place.key
+        found.sort(key=lambda h: (h[0], -h[1]))
+        kept: list[Support] = []
+        for hit in found:
+            if kept and hit[0] >= kept[-1][0] and hit[1] <= kept[-1][1]:
+                continue
+            kept.append(hit)
+        return kept, keys
+
+    def _score(self, compiled: _Topic, ctx: Context) -> TopicMatch:
+        topic = compiled.topic
+        sim_cache: list[float | None] = []
+
+        def similarity() -> float | None:
+            if not sim_cache:
+                sim_cache.append(
+                    compiled.examples.score(ctx.article.tokens()) if compiled.examples else None
+                )
+            return sim_cache[0]
+
+        ctx.similarity = similarity
+        scores, supports = self._rule_scores(compiled, ctx, topic.fields)
+        penalties, vetoed = self._exclusions(compiled, ctx)
+        total = round(sum(s.points for s in scores) - sum(-p.points for p in penalties), 2)
+        required = compiled.require is None or compiled.require.evaluate(ctx) is not None
+        matched = required and not vetoed and total >= topic.threshold
+        return self._explain(
+            compiled, ctx, total, matched, scores + penalties, supports, similarity()
+        )
+
+    def _rule_scores(
+        self, compiled: _Topic, ctx: Context, weights: FieldWeights
+    ) -> tuple[list[RuleScore], list[Support]]:
+        scores: list[RuleScore] = []
+        supports: list[Support] = []
+        for rule in compiled.rules:
+            ctx.fields = rule.fields
+            got = rule.node.evaluate(ctx)
+            ctx.fields = None
+            if got is None:
+                continue
+            points = _points(rule, got, ctx, weights)
+            scores.append(RuleScore(rule.name, points))
+            supports += got
+        return scores, supports
+
+    @staticmethod
+    def _exclusions(compiled: _Topic, ctx: Context) -> tuple[list[RuleScore], bool]:
+        fired: list[RuleScore] = []
+        vetoed = False
+        for excl in compiled.exclusions:
+            if excl.node.evaluate(ctx) is None:
+                continue
+            if excl.unless is not None and excl.unless.evaluate(ctx) is not None:
+                continue
+            vetoed = vetoed or excl.veto
+            fired.append(RuleScore(excl.name + (" (veto)" if excl.veto else ""), -excl.penalty))
+        return fired, vetoed
+
+    def _explain(
+        self,
+        compiled: _Topic,
+        ctx: Context,
+        score: float,
+        matched: bool,
+        rules: list[RuleScore],
+        supports: list[Support],
+        similarity: float | None,
+    ) -> TopicMatch:
+        article = ctx.article
+        hits: dict[tuple[int, int], Hit] = {}
+        places: list[str] = []
+        labels: list[str] = []
+        for s, e, tid, label in sorted(supports, key=lambda h: (h[0], -h[1])):
+            if tid in self.matcher.place_targets:
+                places += [] if label in places else [label]
+            else:
+                labels.append(label)
+            s, e = article.whole_words(s, e)
+            if any(k[0] <= s and e <= k[1] for k in hits):
+                continue  # "samenwerk*" inside "*samenwerking*": show the passage once
+            o_start, o_end = article.span(s, e)
+            field = article.field_of(s)
+            base = 0 if field == TITLE else article.text_start
+            text = article.orig[o_start:o_end]
+            hits[(s, e)] = Hit(label, FIELD_NAMES[field], o_start - base, o_end - base, text)
+        terms = list(dict.fromkeys(labels))
+        return TopicMatch(
+            topic=compiled.topic.id,
+            score=score,
+            threshold=compiled.topic.threshold,
+            terms=terms,
+            hits=list(hits.values()),
+            snippet=_snippet(article, list(hits.values())),
+            similarity=similarity,
+            matched=matched,
+            rules=rules,
+            municipalities=places,
+            excluded_by=[r.name for r in rules if r.points < 0 or r.name.endswith("(veto)")],
+        )
+
+
+def _points(rule: _Rule, got: list[Support], ctx: Context, weights: FieldWeights) -> float:
+    """weight x the best field weight; with `max`, every distinct hit counts up to max."""
+    article = ctx.article
+    anchors = [h for h in got if h[2] not in ctx.place_keys] or got
+    factors = [weights.of(FIELD_NAMES[article.field_of(h[0])]) for h in anchors]
+    if not factors:
+        return rule.weight  # a test without hits (url, similarity, none)
+    if rule.max is None:
+        return round(rule.weight * max(factors), 2)
+    distinct = {}
+    for h, f in zip(anchors, factors, strict=True):
+        distinct[(h[0], h[1])] = max(f, distinct.get((h[0], h[1]), 0.0))
+    return round(min(rule.max, rule.weight * sum(distinct.values())), 2)
+
+
+def _snippet(article: Article, hits: list[Hit]) -> str:
+    """Prefer a passage from the text; fall back to the title."""
+    in_text = [(h.start, h.end) for h in hits if h.field != "title"]
+    if in_text:
+        return snippet(article.text, in_text)
+    return snippet(article.title, [(h.start, h.end) for h in hits])
+
+
+def _describe(clause: object, index: int) -> str:
+    """A readable name for an unnamed rule: its first few terms."""
+    words: list[str] = []
+    for key in ("term", "separable", "any", "all", "near"):
+        value = getattr(clause, key, None)
+        if isinstance(value, str):
+            words.append(value)
+        elif isinstance(value, list):
+            words += [c.term or c.separable or "…" for c in value[:3]]
+    for key in ("municipalities", "similarity"):
+        value = getattr(clause, key, None)
+        if value is not None:
+            words.append(f"{key} {value}")
+    return ", ".join(words) if words else f"rule {index + 1}"

@@ -1,0 +1,149 @@
+"""One Aho-Corasick automaton over every term, place and cooperation name.
+
+Match modes are encoded in the keys rather than checked per hit. The folded
+text has a space wherever the original had anything but a letter or digit
+(see normalize.py) and is padded with a space at both ends, so:
+
+    word   "best"       -> key " best "      (not in "bestuur", "het beste")
+    prefix "samenwerk*" -> key " samenwerk"  (samenwerking, samenwerkingsverband)
+    suffix "*samenwerking" -> key "samenwerking "  (regiosamenwerking)
+    infix  "*samenwerk*"   -> key "samenwerk"  (ICT-samenwerkingsovereenkomst)
+
+A term written with a hyphen also gets its glued spelling: "ict-samenwerking"
+matches "ICT-samenwerking", "ict samenwerking" and "ictsamenwerking".
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import ahocorasick
+
+from newswatch.relevance.gazetteer import Cooperation, Gazetteer, Place
+from newswatch.relevance.normalize import fold_phrase
+
+TERM, PLACE, COOP = "term", "place", "coop"
+
+
+def case_signature(text: str) -> str:
+    """'GR' -> 'UU', 'Gr' -> 'Ul': compares capitals while ignoring accents and spaces."""
+    return "".join("U" if ch.isupper() else "l" for ch in text if ch.isalpha())
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a key stands for. Several keys (spellings) may share one target."""
+
+    kind: str
+    label: str
+    case_sig: str | None = None
+    places: tuple[Place, ...] = ()
+    coops: tuple[Cooperation, ...] = ()
+
+
+def _pad(core: str, mode: str) -> tuple[str, int, int]:
+    """The key for `core` in `mode`, with the number of padding spaces left and right."""
+    left = 1 if mode in ("word", "prefix") else 0
+    right = 1 if mode in ("word", "suffix") else 0
+    return " " * left + core + " " * right, left, right
+
+
+def spellings(core: str) -> list[str]:
+    """Folded spellings of a term: as written, plus glued when written with a hyphen."""
+    out = [fold_phrase(core)]
+    if "-" in core:
+        glued = fold_phrase(core.replace("-", ""))
+        if glued not in out:
+            out.append(glued)
+    return out
+
+
+class Matcher:
+    """Collects keys, builds the automaton once, scans folded texts."""
+
+    def __init__(self) -> None:
+        self.targets: list[Target] = []
+        self._ids: dict[tuple[str, str, str, bool], int] = {}
+        self._keys: dict[str, tuple[int, int, list[int]]] = {}
+        self._automaton: ahocorasick.Automaton | None = None
+        self.case_targets: frozenset[int] = frozenset()
+        self.place_targets: frozenset[int] = frozenset()
+
+    # --- building --------------------------------------------------------------------
+
+    def add_term(self, core: str, mode: str, *, case: bool = False, label: str) -> int:
+        """Register a term; identical terms in several topics share one target id."""
+        ident = (TERM, fold_phrase(core), mode, case)
+        if ident in self._ids:
+            return self._ids[ident]
+        target = Target(TERM, label, case_signature(core) if case else None)
+        tid = self._new_target(ident, target)
+        for spelling in spellings(core):
+            self._add_key(spelling, mode, tid)
+        return tid
+
+    def add_gazetteer(self, gaz: Gazetteer) -> None:
+        for surface, places in gaz.places.items():
+            label = places[0].label if len(places) == 1 else places[0].name
+            tid = self._new_target(
+                (PLACE, surface, "word", False), Target(PLACE, label, None, tuple(places))
+            )
+            self._add_key(surface, "word", tid)
+        for surface, entries in gaz.cooperations.items():
+            for coop, written in entries:
+                sig = case_signature(written) if coop.case else None
+                target = Target(COOP, coop.name, sig, (), (coop,))
+                tid = self._new_target((COOP, surface, coop.name, coop.case), target)
+                self._add_key(surface, "word", tid)
+
+    def _new_target(self, ident: tuple[str, str, str, bool], target: Target) -> int:
+        if ident in self._ids:
+            return self._ids[ident]
+        self._ids[ident] = len(self.targets)
+        self.targets.append(target)
+        return self._ids[ident]
+
+    def _add_key(self, core: str, mode: str, tid: int) -> None:
+        key, left, right = _pad(core, mode)
+        entry = self._keys.setdefault(key, (len(key) - left, right, []))
+        if tid not in entry[2]:
+            entry[2].append(tid)
+        self._automaton = None
+
+    def build(self) -> None:
+        automaton = ahocorasick.Automaton()
+        for key, (start_back, end_back, tids) in self._keys.items():
+            automaton.add_word(key, (start_back, end_back, tuple(tids)))
+        automaton.make_automaton()
+        self._automaton = automaton
+        self.case_targets = frozenset(i for i, t in enumerate(self.targets) if t.case_sig)
+        self.place_targets = frozenset(i for i, t in enumerate(self.targets) if t.kind == PLACE)
+
+    # --- scanning --------------------------------------------------------------------
+
+    def scan(self, folded: str) -> dict[int, list[tuple[int, int]]]:
+        """Target id -> [(start, end)] in `folded` (which must not be padded)."""
+        if self._automaton is None:
+            self.build()
+        assert self._automaton is not None
+        hits: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
+        # The text is padded with one space; `end - start_back` undoes both the
+        # padding and the key's own leading space.
+        for end, (start_back, end_back, tids) in self._automaton.iter(f" {folded} "):
+            span = (end - start_back, end - end_back)
+            for tid in tids:
+                hits[tid].append(span)
+        return hits
+
+    @property
+    def literal_keys(self) -> list[str]:
+        """Every key without padding: what a plain keyword scan would look for."""
+        return sorted({key.strip() for key in self._keys})
+
+    def memory(self) -> int:
+        """Bytes used by the automaton (pyahocorasick's own estimate)."""
+        if self._automaton is None:
+            self.build()
+        assert self._automaton is not None
+        return int(self._automaton.get_stats()["total_size"])
