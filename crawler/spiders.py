@@ -1,0 +1,189 @@
+"""Spiders, one per kind of source. Each is driven by a `sources.yaml` entry.
+
+A spider only collects: it yields ArticleItems and records what happened
+(the `report`). Storing, classifying and alerting happen in the pipeline's
+`ingest` callback, so a spider can be tested on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import scrapy
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from newswatch.crawler.extract import extract_article
+from newswatch.crawler.feeds import FeedEntry, FeedParseError, parse_feed_bytes
+from newswatch.crawler.items import ArticleItem
+from newswatch.crawler.urls import canonical_url
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CrawlReport:
+    """The outcome of one run of one source, for health and logs."""
+
+    source: str
+    status: str = "pending"  # ok | not_modified | error
+    error: str | None = None
+    http_status: int | None = None
+    entries: int = 0
+    new_items: int = 0
+    page_failures: int = 0
+    store_failures: int = 0
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass
+class FeedJob:
+    """Everything a FeedSpider needs to know, passed in by the scheduler."""
+
+    name: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    max_items: int = 200
+    is_known: Callable[[str, str | None], bool] = lambda url, guid: False
+    report: CrawlReport = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.report = CrawlReport(source=self.name)
+
+
+class FeedSpider(scrapy.Spider):
+    """Fetch a feed conditionally, then every new item's page."""
+
+    name = "feed"
+
+    def __init__(self, job: FeedJob, **kwargs: Any) -> None:
+        super().__init__(name=f"feed:{job.name}", **kwargs)
+        self.job = job
+        self.report = job.report
+
+    async def start(self) -> AsyncIterator[Any]:
+        headers = {}
+        if self.job.etag:
+            headers["If-None-Match"] = self.job.etag
+        if self.job.last_modified:
+            headers["If-Modified-Since"] = self.job.last_modified
+        yield scrapy.Request(
+            self.job.url,
+            headers=headers,
+            callback=self.parse_feed,
+            errback=self.feed_failed,
+            dont_filter=True,
+            meta={"handle_httpstatus_list": [304]},
+        )
+
+    def parse_feed(self, response: Response) -> Iterator[Any]:
+        self.report.http_status = response.status
+        if response.status == 304:
+            self.report.status = "not_modified"
+            return
+        try:
+            entries = parse_feed_bytes(response.body, _headers(response))
+        except FeedParseError as exc:
+            self._fail(str(exc))
+            return
+        self.report.status = "ok"
+        self.report.entries = len(entries)
+        self.report.etag = _header(response, "ETag")
+        self.report.last_modified = _header(response, "Last-Modified")
+        yield from self._follow_new(entries)
+
+    def _follow_new(self, entries: list[FeedEntry]) -> Iterator[scrapy.Request]:
+        seen: set[str] = set()
+        for entry in entries:
+            url = canonical_url(entry.link)
+            if url in seen or self.job.is_known(url, entry.guid):
+                continue
+            seen.add(url)
+            if len(seen) > self.job.max_items:
+                log.warning("%s: more than %d new items, the rest waits", self.job.name, len(seen))
+                break
+            yield scrapy.Request(
+                entry.link,
+                callback=self.parse_article,
+                errback=self.article_failed,
+                cb_kwargs={"entry": entry},
+                meta={"entry": entry},
+            )
+
+    def parse_article(self, response: Response, entry: FeedEntry) -> Iterator[ArticleItem]:
+        extracted = extract_article(response.body, response.url)
+        url = canonical_url(entry.link)
+        text = extracted.text or entry.summary
+        self.report.new_items += 1
+        yield ArticleItem(
+            url=url,
+            source=self.job.name,
+            title=entry.title or extracted.title or url,
+            text=text,
+            published=entry.published or extracted.published,
+            author=extracted.author,
+            guid=entry.guid,
+            places=list(extracted.places),
+            lang=extracted.lang,
+        )
+
+    def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
+        # The page is gone, blocked by robots.txt, too big or too slow: the
+        # feed's own title and summary still tell the subscriber something,
+        # and dropping the item would lose it for good after the next 304.
+        entry: FeedEntry = failure.request.meta["entry"]  # type: ignore[attr-defined]
+        self.report.page_failures += 1
+        log.warning(
+            "%s: page %s not fetched (%s); using the feed summary",
+            self.job.name,
+            entry.link,
+            _describe(failure),
+        )
+        self.report.new_items += 1
+        yield ArticleItem(
+            url=canonical_url(entry.link),
+            source=self.job.name,
+            title=entry.title or entry.link,
+            text=entry.summary,
+            published=entry.published,
+            guid=entry.guid,
+            from_feed_only=True,
+        )
+
+    def feed_failed(self, failure: Failure) -> None:
+        response = getattr(failure.value, "response", None)
+        if response is not None:
+            self.report.http_status = response.status
+        self._fail(_describe(failure))
+
+    def _fail(self, message: str) -> None:
+        self.report.status = "error"
+        self.report.error = message
+
+
+def _describe(failure: Failure) -> str:
+    """A one-line, operator-readable reason for a failed request."""
+    value = failure.value
+    response = getattr(value, "response", None)
+    if response is not None:
+        return f"HTTP {response.status}"
+    text = str(value) or type(value).__name__
+    return f"{type(value).__name__}: {text}"[:300]
+
+
+def _header(response: Response, name: str) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+def _headers(response: Response) -> dict[str, str]:
+    headers = {"content-location": response.url}
+    content_type = _header(response, "Content-Type")
+    if content_type:
+        headers["content-type"] = content_type
+    return headers

@@ -1,0 +1,284 @@
+"""Every setting newswatch reads, with its default, in one place.
+
+Layering, lowest first: the defaults below < the files in the config folder
+< environment variables < command-line options. The config folder holds four
+files operators edit: settings.yaml, sources.yaml, topics.yaml and
+subscribers.yaml. The SendGrid API key is the exception: it is read from the
+environment only, so it never sits in a file that gets copied or committed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+from newswatch.errors import ConfigError
+from newswatch.relevance import Classifier, TopicsFile, load_topics
+from newswatch.yamlfile import line_of, load_model, parse_yaml, validate
+
+DEFAULT_CONFIG_DIR = Path("config")
+
+# Environment variables that override settings.yaml (documented in README).
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "NEWSWATCH_DATABASE_URL": ("database_url",),
+    "NEWSWATCH_EMAIL_BACKEND": ("email", "backend"),
+    "NEWSWATCH_OUTBOX_DIR": ("email", "outbox_dir"),
+    "NEWSWATCH_SENDGRID_HOST": ("email", "sendgrid_host"),
+}
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|MB|GB)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+
+
+def parse_duration(value: Any, *, allow_zero: bool = False) -> float:
+    """'15m' -> 900.0 seconds. Plain numbers are seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration like 30s, 15m, 2h or 1d")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ValueError("a duration must be positive")
+    return seconds
+
+
+def parse_size(value: Any) -> int:
+    """'10MB' -> 10485760 bytes. Plain numbers are bytes."""
+    match = _SIZE.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a size like 512KB or 10MB")
+    return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()]
+
+
+def validate_email(value: str) -> str:
+    value = value.strip()
+    if not _EMAIL.match(value) or len(value) > 254:
+        raise ValueError(f"{value!r} is not a valid email address")
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+# A pause may be zero (tests, local demo); an interval or timeout may not.
+Pause = Annotated[float, BeforeValidator(lambda v: parse_duration(v, allow_zero=True))]
+Size = Annotated[int, BeforeValidator(parse_size)]
+Email = Annotated[str, BeforeValidator(validate_email)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class EmailSettings(_Strict):
+    backend: Literal["file", "sendgrid"] = "file"
+    outbox_dir: Path = Path("var/outbox")
+    from_: str = Field("newswatch <newswatch@localhost>", alias="from")
+    sendgrid_host: AnyHttpUrl = AnyHttpUrl("https://api.sendgrid.com")
+    timeout: Duration = 20.0
+    send_every: Duration = 30.0
+    max_attempts: int = Field(8, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_key_in_files(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and any("api_key" in str(k) for k in data):
+            raise ValueError("the SendGrid key is read from SENDGRID_API_KEY only, not from files")
+        return data
+
+
+class HttpSettings(_Strict):
+    listen: str = "127.0.0.1:8470"
+    public_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8470")
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not HOST:PORT")
+        return value
+
+
+class CrawlSettings(_Strict):
+    user_agent: str = "newswatch/0.1 (+https://github.com/newswatch/newswatch; news monitor)"
+    obey_robots_txt: bool = True
+    timeout: Duration = 30.0
+    max_page_size: Size = 10 * 1024**2
+    delay: Pause = 1.0
+    max_items_per_run: int = Field(200, ge=1)
+
+
+class Settings(_Strict):
+    database_url: str = "sqlite:///var/newswatch.db"
+    timezone: str = "Europe/Amsterdam"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    email: EmailSettings = EmailSettings()
+    http: HttpSettings = HttpSettings()
+    crawl: CrawlSettings = CrawlSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a known time zone") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+            raise ValueError("use sqlite:///PATH or postgresql://USER@HOST/DB")
+        return value
+
+
+class Source(_Strict):
+    name: str = Field(min_length=1, max_length=100)
+    kind: Literal["feed"] = "feed"
+    url: AnyHttpUrl
+    every: Duration = 900.0
+
+
+class SourcesFile(_Strict):
+    sources: list[Source] = []
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> SourcesFile:
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.name in seen:
+                raise ValueError(f"two sources are named {source.name!r}")
+            seen.add(source.name)
+        return self
+
+
+class Subscriber(_Strict):
+    email: Email
+    name: str | None = None
+    topics: list[str] = Field(min_length=1)
+    delivery: Literal["instant"] = "instant"
+
+
+class SubscribersFile(_Strict):
+    subscribers: list[Subscriber] = []
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything loaded from one config folder plus the environment."""
+
+    directory: Path
+    settings: Settings
+    sources: list[Source]
+    topics: TopicsFile
+    subscribers: list[Subscriber]
+    sendgrid_api_key: SecretStr | None
+
+    def classifier(self) -> Classifier:
+        return Classifier(self.topics)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)
+
+
+def config_dir_from(option: str | Path | None, env: Mapping[str, str]) -> Path:
+    """--config wins over NEWSWATCH_CONFIG, which wins over ./config."""
+    if option:
+        return Path(option)
+    return Path(env.get("NEWSWATCH_CONFIG") or DEFAULT_CONFIG_DIR)
+
+
+def load_config(directory: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Load and cross-check the whole config folder; raises ConfigError."""
+    env = os.environ if env is None else env
+    if not directory.is_dir():
+        raise ConfigError(
+            "config folder not found (set --config or NEWSWATCH_CONFIG)", path=directory
+        )
+    settings = _load_settings(directory / "settings.yaml", env)
+    sources = load_model(directory / "sources.yaml", SourcesFile).sources
+    topics = load_topics(directory / "topics.yaml")
+    subscribers_path = directory / "subscribers.yaml"
+    subscribers = _load_subscribers(subscribers_path, {t.id for t in topics.topics})
+    key = env.get("SENDGRID_API_KEY") or None
+    config = Config(
+        directory=directory,
+        settings=settings,
+        sources=sources,
+        topics=topics,
+        subscribers=subscribers,
+        sendgrid_api_key=SecretStr(key) if key else None,
+    )
+    if settings.email.backend == "sendgrid" and key is None:
+        raise ConfigError(
+            "email.backend is sendgrid but SENDGRID_API_KEY is not set in the environment",
+            path=directory / "settings.yaml",
+            key="email.backend",
+        )
+    return config
+
+
+def _load_settings(path: Path, env: Mapping[str, str]) -> Settings:
+    data = parse_yaml(path.read_text(encoding="utf-8"), path) if path.exists() else None
+    if data is None:
+        data = {}
+    for variable, keys in ENV_OVERRIDES.items():
+        if env.get(variable):
+            _set_nested(data, keys, env[variable])
+    try:
+        return validate(data, Settings, path)
+    except ConfigError as exc:
+        overridden = [v for v, k in ENV_OVERRIDES.items() if env.get(v) and ".".join(k) == exc.key]
+        if overridden:
+            exc.message += f" (value from environment variable {overridden[0]})"
+        raise
+
+
+def _set_nested(data: dict[str, Any], keys: tuple[str, ...], value: str) -> None:
+    node = data
+    for key in keys[:-1]:
+        # Mutate in place: the parsed dicts carry the line numbers for errors.
+        if not isinstance(node.get(key), dict):
+            node[key] = {}
+        node = node[key]
+    node[keys[-1]] = value
+
+
+def _load_subscribers(path: Path, topic_ids: set[str]) -> list[Subscriber]:
+    if not path.exists():
+        return []
+    data = parse_yaml(path.read_text(encoding="utf-8"), path)
+    subscribers = validate(data, SubscribersFile, path).subscribers
+    for i, subscriber in enumerate(subscribers):
+        for j, topic in enumerate(subscriber.topics):
+            if topic not in topic_ids:
+                known = ", ".join(sorted(topic_ids)) or "none"
+                raise ConfigError(
+                    f"unknown topic {topic!r} (topics.yaml defines: {known})",
+                    path=path,
+                    line=line_of(data, ("subscribers", i, "topics", j)),
+                    key=f"subscribers[{i}].topics[{j}]",
+                )
+    return subscribers

@@ -1,0 +1,174 @@
+"""The daemon: one process, one asyncio event loop, everything on it.
+
+Twisted's asyncio reactor drives the loop so Scrapy's AsyncCrawlerRunner and
+APScheduler's AsyncIOScheduler share it. The reactor cannot be restarted,
+which is why crawls run through one long-lived runner instead of a
+CrawlerProcess per job. Shutdown goes: pause the scheduler (no new jobs) →
+stop the runner (close spiders; each stored item is its own transaction, so
+nothing is half-written) → wait for running jobs → shut the scheduler down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from newswatch.alerts.outbox import DrainStats, Sender
+from newswatch.crawler.runner import install_asyncio_reactor, make_runner
+from newswatch.crawler.spiders import CrawlReport
+from newswatch.scheduler.collect import collect
+from newswatch.scheduler.ingest import Ingestor
+from newswatch.settings import Config, Source
+from newswatch.storage import Database
+
+log = logging.getLogger(__name__)
+
+
+def make_backend(config: Config) -> Any:
+    from newswatch.alerts.backends import FileBackend, SendGridBackend
+
+    email = config.settings.email
+    if email.backend == "sendgrid":
+        assert config.sendgrid_api_key is not None  # checked when the config was loaded
+        return SendGridBackend(
+            config.sendgrid_api_key,
+            host=str(email.sendgrid_host).rstrip("/"),
+            timeout=email.timeout,
+        )
+    return FileBackend(email.outbox_dir)
+
+
+class Service:
+    """Collection, classification and delivery, wired to one config and database."""
+
+    def __init__(self, config: Config, db: Database) -> None:
+        self.config = config
+        self.db = db
+        self.runner = make_runner(config.settings.crawl)
+        self.ingestor = Ingestor(db, config.classifier(), config.subscribers)
+        self.sender = Sender(db, make_backend(config), config)
+        self._send_lock = asyncio.Lock()
+        self._jobs: set[asyncio.Task[Any]] = set()
+
+    async def collect_source(self, source: Source) -> CrawlReport:
+        max_items = self.config.settings.crawl.max_items_per_run
+        return await collect(self.runner, source, self.db, self.ingestor, max_items)
+
+    async def collect_all(self) -> list[CrawlReport]:
+        return list(await asyncio.gather(*(self.collect_source(s) for s in self.config.sources)))
+
+    async def send_due(self) -> DrainStats:
+        async with self._send_lock:  # one drain at a time, or two could send one row
+            stats = await self.sender.drain()
+        if stats.sent or stats.retried or stats.dead:
+            log.info("outbox: %s", stats)
+        return stats
+
+    async def run_once(self) -> tuple[list[CrawlReport], DrainStats]:
+        reports = await self.collect_all()
+        return reports, await self.send_due()
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Run scheduled jobs until `stop` is set, then shut down in order."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        scheduler = AsyncIOScheduler(timezone=self.config.zone)
+        now = datetime.now(UTC)
+        for source in self.config.sources:
+            scheduler.add_job(
+                self._tracked,
+                "interval",
+                seconds=source.every,
+                next_run_time=now,
+                args=[self._collect_then_send, source],
+                id=f"source:{source.name}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
+        scheduler.add_job(
+            self._tracked,
+            "interval",
+            seconds=self.config.settings.email.send_every,
+            next_run_time=now,
+            args=[self._send_job],
+            id="sender",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        scheduler.start()
+        log.info(
+            "newswatch running: %d source(s), %d subscriber(s), %d topic(s)",
+            len(self.config.sources),
+            len(self.config.subscribers),
+            len(self.config.topics.topics),
+        )
+        await stop.wait()
+        log.info("stopping: pausing the scheduler")
+        scheduler.pause()
+        await self.runner.stop()
+        if self._jobs:
+            await asyncio.wait(self._jobs, timeout=10)
+        scheduler.shutdown(wait=False)
+        log.info("stopped")
+
+    async def _tracked(self, job: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        # APScheduler does not wait for coroutine jobs on shutdown; we do.
+        task = asyncio.current_task()
+        assert task is not None
+        self._jobs.add(task)
+        try:
+            await job(*args)
+        except Exception:
+            log.exception("job %s failed; the daemon carries on", getattr(job, "__name__", job))
+        finally:
+            self._jobs.discard(task)
+
+    async def _collect_then_send(self, source: Source) -> None:
+        report = await self.collect_source(source)
+        if report.new_items:
+            await self.send_due()  # instant alerts should not wait for the sender's tick
+
+    async def _send_job(self) -> None:
+        await self.send_due()
+
+
+def run_on_reactor(main: Callable[[], Awaitable[int]]) -> int:
+    """Run `main` as an asyncio task under Twisted's asyncio reactor; return its exit code."""
+    install_asyncio_reactor()
+    from twisted.internet import reactor
+
+    outcome: dict[str, Any] = {}
+
+    async def wrapper() -> None:
+        try:
+            outcome["code"] = await main()
+        except BaseException as exc:  # handed back to the caller below
+            outcome["error"] = exc
+        finally:
+            reactor.callLater(0, reactor.stop)  # type: ignore[attr-defined]
+
+    def start() -> None:
+        outcome["task"] = asyncio.ensure_future(wrapper())
+
+    reactor.callWhenRunning(start)  # type: ignore[attr-defined]
+    reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
+    if "error" in outcome:
+        raise outcome["error"]
+    return int(outcome.get("code", 1))
+
+
+def install_stop_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _on_signal, sig, stop)
+
+
+def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
+    log.info("received %s", sig.name)
+    stop.set()
