@@ -1,7 +1,7 @@
 """The data model: what newswatch stores, as SQLAlchemy tables.
 
     sources 1─* articles 1─* matches
-                     1─* alerts *─1 (subscriber email)
+    stories 1─* articles 1─* alerts *─1 (subscriber email)
 
 An article is stored once per canonical URL. A match records which topic an
 article matched and why. An alert is the outbox row for one subscriber and one
@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Enum,
     Float,
@@ -83,8 +84,31 @@ class Source(Base):
     last_success_at: Mapped[datetime | None]
     last_status: Mapped[str | None] = mapped_column(String(40))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Kind of the last error: http, timeout, dns, connection, robots, too_big, parse, ...
+    last_error_kind: Mapped[str | None] = mapped_column(String(40))
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     items_last_run: Mapped[int] = mapped_column(Integer, default=0)
+    total_items: Mapped[int] = mapped_column(Integer, default=0)
+    # Runs in a row that yielded nothing although the source used to yield.
+    empty_runs: Mapped[int] = mapped_column(Integer, default=0)
+    # Conditional polls since the last unconditional ("distrust") fetch.
+    polls_since_full: Mapped[int] = mapped_column(Integer, default=0)
+    last_full_fetch_at: Mapped[datetime | None]
+    # Exponential backoff after repeated failures: not polled before this.
+    backoff_until: Mapped[datetime | None]
+
+
+class Story(Base):
+    """Articles about the same event: one press release run by three outlets."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    articles: Mapped[list[Article]] = relationship(back_populates="story")
 
 
 class Article(Base):
@@ -101,8 +125,16 @@ class Article(Base):
     text: Mapped[str] = mapped_column(Text)
     places: Mapped[list[Any]] = mapped_column(default=list)
     lang: Mapped[str | None] = mapped_column(String(10))
+    # sha256 of the normalised text: the exact-duplicate check.
+    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # 64-bit SimHash over word shingles, stored signed to fit BIGINT.
+    simhash: Mapped[int | None] = mapped_column(BigInteger)
+    story_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stories.id", ondelete="SET NULL"), index=True
+    )
 
     matches: Mapped[list[Match]] = relationship(back_populates="article")
+    story: Mapped[Story | None] = relationship(back_populates="articles")
 
 
 class Match(Base):
