@@ -108,7 +108,9 @@ class Article:
     def same_sentence(self, a: int, b: int) -> bool:
         """Are folded positions a <= b in the same sentence?"""
         oa, ob = self.folded.to_orig(a), self.folded.to_orig(b)
-        return self.sentence_break.search(self.orig, oa, ob) is None
+        # The end is widened a little so the look-ahead for a capital can see
+        # the start of the second word; b is a word start, so no break lies there.
+        return self.sentence_break.search(self.orig, oa, ob + 3) is None
 
     def words_between(self, a: int, b: int) -> int:
         """Number of words in the folded text between positions a and b."""

@@ -117,6 +117,7 @@ _PLACE_CONTEXT = frozenset(
 _NOT_PLACE = frozenset("van de den der ter ten het provincie familie heer mevrouw".split())  # noqa: SIM905
 
 _PREV_WORD = re.compile(r"([^\W\d_]+)\W*$")
+_PREV_TWO = re.compile(r"([^\W\d_]+)\s+([^\W\d_]+)\W*$")
 _DATELINE_AFTER = re.compile(r"\s*(?:/|\s[–—-]\s|[–—-]\s)")
 
 
@@ -157,6 +158,16 @@ def accept_place(place: Place, orig: str, start: int, end: int, field_start: int
         return prev != "van"  # "Jan van Soest" is a person
     if prev in _PLACE_CONTEXT or in_dateline(orig, start, end, field_start):
         return True
-    if prev in _NOT_PLACE:
+    if prev in _NOT_PLACE and _looks_like_a_name(orig, start):
         return False
     return not at_sentence_start(orig, start, field_start)
+
+
+def _looks_like_a_name(orig: str, start: int) -> bool:
+    """ "Martin Van Buren", "Jan van Buren", "De Best": a person, not a place.
+    "het college van Buren" keeps the place: there the word before "van" is lower case."""
+    match = _PREV_TWO.search(orig, max(0, start - 60), start)
+    if not match:
+        return True
+    before, particle = match.group(1), match.group(2)
+    return particle[0].isupper() or before[0].isupper() or particle.lower() != "van"

@@ -18,7 +18,15 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from newswatch.errors import ConfigError
 from newswatch.relevance.gazetteer import load_gazetteer
@@ -281,6 +289,9 @@ class TopicsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: Literal[1] = 1
+    # Lists written once and reused with YAML aliases (`&strong` ... `*strong`);
+    # only the topics that refer to them give them meaning.
+    lists: dict[str, Any] | None = None
     topics: list[Topic]
     _path: Path | None = PrivateAttr(default=None)
 
@@ -317,11 +328,28 @@ def load_topics(path: Path) -> TopicsFile:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text ({exc.reason})", path=path) from None
     data = parse_yaml(text, path)
-    topics = validate(data, TopicsFile, path)
+    topics = _validate(data, path)
     topics._path = path
     _check_references(topics, data, path)
     _load_examples(topics, data, path)
     return topics
+
+
+def _validate(data: Any, path: Path) -> TopicsFile:
+    """Like yamlfile.validate, but an unknown key is reported before anything else:
+    `treshold: 3` also makes `threshold` missing, and the typo is what to fix."""
+    try:
+        return TopicsFile.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        errors = exc.errors()
+        unknown = [e for e in errors if e["type"] == "extra_forbidden"]
+        if not unknown:
+            return validate(data, TopicsFile, path)  # the shared wording
+        loc = tuple(unknown[0]["loc"])
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigError(
+            "unknown key" + more, path=path, line=line_of(data, loc), key=dotted(loc)
+        ) from None
 
 
 def _check_references(topics: TopicsFile, data: Any, path: Path) -> None:
