@@ -162,3 +162,125 @@ def _open(config: Config) -> Any:
         return open_database(config.settings.database_url)
     except StorageError as exc:
         fail(str(exc))
+
+
+@main.command()
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="JSON lines: {id, title, text, url?, published?, source?}; - for stdin.",
+)
+@click.option("--topic", help="Only this topic.")
+@click.pass_obj
+def classify(obj: Context, input_path: str, topic: str | None) -> None:
+    """Classify articles from a JSON-lines file with the configured topics."""
+    config = obj.load()
+    classifier = config.classifier()
+    if topic is not None and topic not in classifier.topic_ids:
+        fail(f"unknown topic {topic!r}; known: {', '.join(classifier.topic_ids)}", code=2)
+    bad = 0
+    with click.open_file(input_path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = _article_record(line)
+            except ValueError as exc:
+                bad += 1
+                click.echo(f"newswatch: {input_path}, line {number}: {exc}", err=True)
+                continue
+            matches = classifier.classify(
+                record["title"], record["text"], url=record.get("url"), topic=topic
+            )
+            out = {"id": record.get("id"), "matches": [m.to_dict() for m in matches]}
+            click.echo(json.dumps(out, ensure_ascii=False))
+    if bad:
+        sys.exit(1)
+
+
+def _article_record(line: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg})") from None
+    if not isinstance(record, dict):
+        raise ValueError("expected a JSON object")
+    for key in ("title", "text"):
+        if not isinstance(record.get(key, ""), str):
+            raise ValueError(f"{key!r} must be a string")
+    if not record.get("title") and not record.get("text"):
+        raise ValueError("needs a 'title' or a 'text'")
+    record.setdefault("title", "")
+    record.setdefault("text", "")
+    return record
+
+
+@main.group()
+def rules() -> None:
+    """Try topic rules against stored articles."""
+
+
+@rules.command("test")
+@click.argument("topic")
+@click.option("--since", default="30d", show_default=True, help="How far back: 7d, 12h, …")
+@click.option("--diff", is_flag=True, help="Only what changes against the running rules.")
+@click.pass_obj
+def rules_test(obj: Context, topic: str, since: str, diff: bool) -> None:
+    """Run TOPIC as it now stands in topics.yaml over stored articles."""
+    from datetime import UTC, datetime, timedelta
+
+    from newswatch.relevance.review import review_topic
+    from newswatch.settings import parse_duration
+
+    config = obj.load()
+    classifier = config.classifier()
+    if topic not in classifier.topic_ids:
+        fail(f"unknown topic {topic!r}; known: {', '.join(classifier.topic_ids)}", code=2)
+    try:
+        start = datetime.now(UTC) - timedelta(seconds=parse_duration(since))
+    except ValueError as exc:
+        fail(f"--since: {exc}", code=2)
+    db = _open(config)
+    counts = {"+": 0, "-": 0, "=": 0}
+    for verdict in review_topic(db, classifier, topic, start):
+        mark = (
+            "="
+            if (verdict.now is not None) == verdict.stored
+            else ("+" if verdict.now is not None else "-")
+        )
+        counts[mark] += 1
+        if diff and mark == "=":
+            continue
+        score = f"{verdict.now.score:5.1f}" if verdict.now else "   - "
+        click.echo(f"{mark} {score}  #{verdict.article_id}  {verdict.title}")
+        if verdict.now is not None and verdict.now.terms:
+            click.echo(f"           {', '.join(verdict.now.terms)}")
+    click.echo(
+        f"{counts['='] + counts['+']} match(es) with the rules in topics.yaml; "
+        f"{counts['+']} added, {counts['-']} removed against the running rules"
+    )
+
+
+@main.command()
+@click.argument("article")
+@click.pass_obj
+def explain(obj: Context, article: str) -> None:
+    """Why ARTICLE (an id or URL) matched, or did not."""
+    from newswatch.relevance.review import find_article, stored_matches
+
+    config = obj.load()
+    db = _open(config)
+    row = find_article(db, article)
+    if row is None:
+        fail(f"no stored article {article!r}", code=2)
+    click.echo(f"#{row.id} {row.title}\n{row.url}\nsource: {row.source_name}")
+    stored = stored_matches(db, row.id)
+    click.echo(f"\nMatched when stored: {', '.join(m.topic for m in stored) or 'nothing'}")
+    results = config.classifier().classify(row.title, row.text, url=row.url, include_unmatched=True)
+    if not results:
+        click.echo("\nThe current rules give it no points for any topic.")
+    for match in results:
+        verdict = "MATCH" if match.matched else "no match"
+        click.echo(f"\n[{verdict}] {match.explain()}")

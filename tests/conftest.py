@@ -104,6 +104,9 @@ def write_config(
     for name, data in files.items():
         (directory / f"{name}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True))
     shutil.copy(ROOT / "config" / "topics.yaml", directory / "topics.yaml")
+    # topics.yaml may point at example articles next to it ("more like this").
+    if (ROOT / "config" / "examples").is_dir():
+        shutil.copytree(ROOT / "config" / "examples", directory / "examples", dirs_exist_ok=True)
     return directory
 
 

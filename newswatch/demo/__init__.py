@@ -77,6 +77,9 @@ def _write_config(workdir: Path, feed_url: str, topics: Path) -> Path:
     for name, data in (("settings", settings), ("sources", sources), ("subscribers", subscribers)):
         (config_dir / f"{name}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True))
     shutil.copy(topics, config_dir / "topics.yaml")
+    # Example articles for "more like this" are referenced relative to topics.yaml.
+    if (topics.parent / "examples").is_dir():
+        shutil.copytree(topics.parent / "examples", config_dir / "examples")
     return config_dir
 
 
