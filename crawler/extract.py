@@ -14,23 +14,27 @@ bylines (never from a weather widget), and a dateline like
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import re
+import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
 
 import lxml.html
 import trafilatura
 from cssselect import SelectorError
 from lxml import etree
+from trafilatura.metadata import extract_title
 
 from newswatch.crawler.dutch_dates import (
     author_from_byline,
-    clean_name,
     find_dates,
     parse_iso,
     places_from_dateline,
@@ -46,9 +50,9 @@ MAX_CHARS = 5_000_000
 # Headings that introduce related-content blocks. Kept exact (plus an optional
 # colon) so that body sentences starting with "Lees ook het ..." survive.
 RELATED_HEADINGS = re.compile(
-    r"^(?:gerelateerd(?:e\s+(?:artikelen|berichten|nieuws))?|lees\s+ook|lees\s+meer|"
+    r"^(?:gerelateerd(?:e\s+(?:artikelen|berichten|nieuws))?|lees\s+ook|"
     r"meer\s+nieuws|ook\s+interessant|meer\s+over\s+dit\s+onderwerp|"
-    r"bekijk\s+ook|meest\s+gelezen|laatste\s+nieuws|related(?:\s+articles)?|read\s+more)"
+    r"bekijk\s+ook|meest\s+gelezen|laatste\s+nieuws|related(?:\s+(?:articles|stories))?)"
     r"\s*:?$",
     re.IGNORECASE,
 )
@@ -136,41 +140,36 @@ def _extract(html: bytes | str, url: str, ov: ExtractOverrides, timezone: str) -
         return Extracted(None, None, None, "", [], None, url)
     tz = zone(timezone)
     ld = json_ld_article(tree)
+    h1 = _first_h1(tree)
+    title = _select_first(tree, ov.title) or _clean(ld.get("headline")) or _page_title(tree, h1)
 
+    # Text comes from a copy without related blocks; metadata from the whole page.
     pruned = copy.deepcopy(tree)
     remove_related_blocks(pruned)
-    doc = _trafilatura(pruned, url)
-
     text = _select_text(pruned, ov.body) if ov.body else None
     if text is None:
-        text = doc.text if doc is not None and doc.text else ""
-    title = (
-        _select_first(tree, ov.title)
-        or _clean(ld.get("headline"))
-        or (doc.title if doc is not None else None)
-        or _first_h1(tree)
-    )
+        text = _main_text(pruned, url)
     text = trim_related_text(_normalise_paragraphs(text))
-    text, leading_byline = _strip_lead(text, {title, _first_h1(tree)})
-    byline_zone = byline_text(tree)
-    published = _published(tree, ld, ov.date, byline_zone + "\n" + leading_byline, tz)
+    text, leading_byline = _strip_lead(text, {title, h1})
+
+    @functools.cache
+    def visible_byline() -> str:  # costly on big pages, and structured data usually suffices
+        return leading_byline + "\n" + byline_text(tree)
+
     author = (
         _select_first(tree, ov.author)
         or _ld_author(ld, people_only=True)
         or _meta_author(tree)
-        or author_from_byline(leading_byline)
-        or _byline_author(byline_zone)
-        or _trafilatura_author(doc)
+        or _byline_author(visible_byline())
         or _ld_author(ld, people_only=False)  # the newsroom itself, "NU.nl"
     )
-    lang = detect_language(text) or _declared_lang(tree, ld, doc)
     return Extracted(
         title=title,
-        published=published,
+        published=_published(tree, ld, ov.date, visible_byline, tz),
         author=author,
         text=text,
         places=places_from_dateline(text),
-        lang=lang,
+        lang=detect_language(text) or _declared_lang(tree, ld),
         url=canonical_url(tree, url),
     )
 
@@ -189,6 +188,9 @@ def parse_html(html: bytes | str) -> lxml.html.HtmlElement | None:
     """An lxml tree of at most MAX_CHARS characters, or None for empty/unparseable input."""
     text = html if isinstance(html, str) else decode_html(html[: MAX_CHARS * 4])
     text = _CONTROL.sub("", _XML_DECL.sub("", text[:MAX_CHARS]))
+    # NFC, as trafilatura does for its own input: keyword matching downstream
+    # must not depend on whether a site sends "é" composed or decomposed.
+    text = unicodedata.normalize("NFC", text)
     if not text.strip():
         return None
     try:
@@ -198,15 +200,14 @@ def parse_html(html: bytes | str) -> lxml.html.HtmlElement | None:
     return tree if tree is not None and len(tree) else None
 
 
-def _trafilatura(tree: lxml.html.HtmlElement, url: str) -> Any:
+def _main_text(tree: lxml.html.HtmlElement, url: str) -> str:
+    """trafilatura's main text of `tree` (which it prunes in place); "" if it finds none."""
     try:
-        # trafilatura prunes the tree it is given, so it gets its own copy.
-        return trafilatura.bare_extraction(
-            copy.deepcopy(tree), url=url, with_metadata=True, include_comments=False
-        )
-    except Exception:  # trafilatura bugs on odd pages must not cost us the metadata
+        doc = trafilatura.bare_extraction(tree, url=url, include_comments=False)
+    except Exception:  # a trafilatura bug on an odd page must not cost us the metadata
         log.debug("trafilatura failed on %s", url, exc_info=True)
-        return None
+        return ""
+    return (doc.text if doc is not None else None) or ""
 
 
 def _clean(value: Any) -> str | None:
@@ -250,10 +251,8 @@ def _in_article(el: etree._Element) -> bool:
 def remove_related_blocks(tree: lxml.html.HtmlElement) -> None:
     """Drop related-headline blocks in place: by class/id and by their heading."""
     body_len = len(tree.text_content())
-    for el in list(tree.iter()):
-        if not isinstance(el.tag, str) or el.tag in ("html", "body", "main", "article"):
-            continue
-        if el.getparent() is None:
+    for el in tree.xpath("//*[@class or @id]"):
+        if el.tag in ("html", "body", "main", "article") or el.getparent() is None:
             continue
         tokens = _classes(el).split()
         # A class name alone is weak evidence ("entry-content-related-enabled"):
@@ -270,14 +269,24 @@ def remove_related_blocks(tree: lxml.html.HtmlElement) -> None:
             _drop_related_section(heading)
 
 
+_HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "p", "div", "span", "strong", "b", "header"}
+
+
 def _related_headings(tree: lxml.html.HtmlElement) -> list[etree._Element]:
-    found = []
-    for el in tree.iter("h1", "h2", "h3", "h4", "h5", "h6", "p", "div", "span", "strong", "b"):
-        text = " ".join(el.text_content().split())
-        if len(text) <= 40 and RELATED_HEADINGS.match(text):
+    """Elements whose whole text is a related-block heading such as "Lees ook"."""
+    found: list[etree._Element] = []
+    for text in tree.xpath("//body//text()"):
+        if not text.is_text or len(text) > 60 or not RELATED_HEADINGS.match(" ".join(text.split())):
+            continue
+        el = text.getparent()
+        # Climb out of inline wrappers: <h3><span>Lees ook</span></h3> -> <h3>.
+        while (parent := el.getparent()) is not None and parent.tag in _HEADING_TAGS:
+            if " ".join(parent.text_content().split()) != " ".join(el.text_content().split()):
+                break
+            el = parent
+        if el.tag in _HEADING_TAGS and not any(a in found for a in el.iterancestors()):
             found.append(el)
-    # Keep the outermost element of nested matches (<h3><span>Lees ook</span></h3>).
-    return [el for el in found if not any(a in found for a in el.iterancestors())]
+    return found
 
 
 def _drop_related_section(heading: etree._Element) -> None:
@@ -490,8 +499,8 @@ def _published(
     tree: lxml.html.HtmlElement,
     ld: dict[str, Any],
     selector: str | None,
-    byline_zone: str,
-    tz: Any,
+    visible_byline: Callable[[], str],
+    tz: ZoneInfo,
 ) -> datetime | None:
     """Publication time in UTC: override, JSON-LD, meta, <time>, then the visible byline."""
     if selector:
@@ -504,10 +513,10 @@ def _published(
         value = parse_iso(raw if isinstance(raw, str) else None, tz)
         if value:
             return value
-    return _visible_date(byline_zone, tz)
+    return _visible_date(visible_byline(), tz)
 
 
-def _visible_date(text: str, tz: Any) -> datetime | None:
+def _visible_date(text: str, tz: ZoneInfo) -> datetime | None:
     # "18°C dinsdag 23 juli 2024" is a weather widget even outside a weer-class element.
     for found in find_dates(text):
         if "°" not in text[max(0, found.start - 12) : found.start]:
@@ -534,11 +543,6 @@ def _meta_author(tree: lxml.html.HtmlElement) -> str | None:
     return None
 
 
-def _trafilatura_author(doc: Any) -> str | None:
-    raw = doc.author if doc is not None else None
-    return clean_name(raw) if raw else None
-
-
 _BYLINE_CLASS = re.compile(r"byline|meta|date|datum|time|author|auteur|publi|posted|info", re.I)
 
 
@@ -549,8 +553,8 @@ def byline_text(tree: lxml.html.HtmlElement) -> str:
     widget's date can never become the publication date.
     """
     lines: list[str] = []
-    for el in tree.iter():
-        if not isinstance(el.tag, str) or el.tag in ("script", "style", "html", "body"):
+    for el in tree.xpath("//body//*[@class or @id]"):
+        if el.tag in ("script", "style"):
             continue
         if _BYLINE_CLASS.search(_classes(el)) and not is_chrome(el):
             text = " ".join(el.text_content().split())
@@ -614,6 +618,28 @@ def _first_h1(tree: lxml.html.HtmlElement) -> str | None:
     return None
 
 
+_TITLE_SEPARATORS = re.compile(r"\s+[|–—:-]\s+|\s+::\s+")
+
+
+def _page_title(tree: lxml.html.HtmlElement, h1: str | None) -> str | None:
+    """og:title without the site name, else the <h1>, else trafilatura's guess."""
+    og = _clean(_meta(tree, "og:title", "twitter:title"))
+    if og and h1 and og.casefold().startswith(h1.casefold()):
+        return h1  # "Kop - Waterweg24" -> "Kop"
+    if og:
+        site = _clean(_meta(tree, "og:site_name", "application-name"))
+        parts = _TITLE_SEPARATORS.split(og)
+        if site and len(parts) > 1 and parts[-1].casefold() == site.casefold():
+            og = og[: og.rfind(parts[-1])].rstrip(" |–—:-")
+        return og
+    if h1:
+        return h1
+    try:
+        return _clean(extract_title(tree))
+    except Exception:  # only a fallback; never worth a failed page
+        return None
+
+
 def canonical_url(tree: lxml.html.HtmlElement, url: str) -> str:
     for link in tree.iter("link"):
         if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
@@ -626,12 +652,11 @@ def _absolute(href: str, base: str) -> str:
     return urljoin(base, href) if base else href
 
 
-def _declared_lang(tree: lxml.html.HtmlElement, ld: dict[str, Any], doc: Any) -> str | None:
+def _declared_lang(tree: lxml.html.HtmlElement, ld: dict[str, Any]) -> str | None:
     for raw in (
         tree.get("lang"),
         ld.get("inLanguage") if isinstance(ld.get("inLanguage"), str) else None,
         _meta(tree, "og:locale", "content-language", "language"),
-        doc.language if doc is not None else None,
     ):
         lang = normalise_lang(raw)
         if lang:
