@@ -4,20 +4,26 @@ This is the heart of "never lost, never doubled": the article row, its
 matches and one outbox row per interested subscriber are committed together.
 If the process dies before the commit, none of it exists and the article is
 fetched again on the next run; after the commit, the sender will deliver.
+
+Subscribers get stories, not articles: the article joins the story of an
+earlier near-duplicate (see `dedupe`), and a subscriber who already has an
+alert for that story gets no second one for the next outlet or update.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newswatch.crawler.items import ArticleItem
-from newswatch.models import Alert, Article, Match
+from newswatch.models import Alert, Article, Match, Story
 from newswatch.relevance import Classifier, TopicMatch
+from newswatch.scheduler.dedupe import find_story, fingerprint
 from newswatch.settings import Subscriber
 from newswatch.storage import Database
 
@@ -29,6 +35,9 @@ class IngestResult:
     article_id: int | None  # None when the article was already stored
     topics: list[str]
     alerts: int
+    story_id: int | None = None
+    # False when the article joined an earlier story (another outlet, an update).
+    new_story: bool = False
 
 
 class Ingestor:
@@ -52,9 +61,10 @@ class Ingestor:
                 if session.scalar(select(Article.id).where(Article.url == item.url)):
                     return IngestResult(None, [], 0)
                 article = _article_row(item)
+                story, new_story = _attach_story(session, article)
                 session.add(article)
                 session.flush()
-                alerts = self._queue(session, article, matches)
+                alerts = self._queue(session, article, matches, new_story)
         except IntegrityError:
             # Another source stored the same URL between our check and commit.
             log.info("%s: %s was stored by another source meanwhile", item.source, item.url)
@@ -68,9 +78,11 @@ class Ingestor:
                 ", ".join(topics),
                 alerts,
             )
-        return IngestResult(article.id, topics, alerts)
+        return IngestResult(article.id, topics, alerts, story.id, new_story)
 
-    def _queue(self, session: Session, article: Article, matches: list[TopicMatch]) -> int:
+    def _queue(
+        self, session: Session, article: Article, matches: list[TopicMatch], new_story: bool
+    ) -> int:
         for match in matches:
             session.add(
                 Match(
@@ -82,10 +94,15 @@ class Ingestor:
                 )
             )
         matched = {m.topic for m in matches}
+        if not matched:
+            return 0
+        # Later outlets of a story already alerted belong in a digest's "also
+        # reported by", not in a new alert.
+        alerted = set() if new_story else _alerted_for_story(session, article.story_id)
         queued = 0
         for subscriber in self.subscribers:
             topics = [t for t in subscriber.topics if t in matched]
-            if topics:
+            if topics and subscriber.email not in alerted:
                 session.add(
                     Alert(subscriber=subscriber.email, article_id=article.id, topics=topics)
                 )
@@ -93,7 +110,36 @@ class Ingestor:
         return queued
 
 
+def _attach_story(session: Session, article: Article) -> tuple[Story, bool]:
+    """Put `article` into the story of an earlier near-duplicate, or a new one; True if new."""
+    now = datetime.now(UTC)
+    story = find_story(session, article, now=now)
+    new_story = story is None
+    if story is None:
+        story = Story(title=article.title, first_seen_at=now, updated_at=now)
+        session.add(story)
+    else:
+        story.updated_at = now
+        log.info(
+            "%s: %r joins story %d (%r)", article.source_name, article.title, story.id, story.title
+        )
+    article.story = story
+    return story, new_story
+
+
+def _alerted_for_story(session: Session, story_id: int | None) -> set[str]:
+    """Subscribers with an alert, in any state, for any article of the story."""
+    if story_id is None:
+        return set()
+    return set(
+        session.scalars(
+            select(Alert.subscriber).join(Article).where(Article.story_id == story_id).distinct()
+        )
+    )
+
+
 def _article_row(item: ArticleItem) -> Article:
+    prints = fingerprint(item.text)
     return Article(
         url=item.url,
         source_name=item.source,
@@ -104,4 +150,6 @@ def _article_row(item: ArticleItem) -> Article:
         text=item.text,
         places=list(item.places),
         lang=item.lang,
+        content_hash=prints.content_hash,
+        simhash=prints.simhash,
     )

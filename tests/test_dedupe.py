@@ -1,0 +1,369 @@
+"""Dedupe: one press release on three outlets is one story, and one alert.
+
+The texts are written for these tests (real municipality names, invented
+events, people and quotes).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from newswatch.crawler.items import ArticleItem
+from newswatch.models import Alert, Article, Story
+from newswatch.scheduler import dedupe
+from newswatch.scheduler.dedupe import (
+    MAX_DISTANCE,
+    MIN_CONTAINMENT,
+    containment,
+    content_hash,
+    find_story,
+    hamming,
+    normalise,
+    simhash,
+)
+from newswatch.scheduler.ingest import Ingestor
+from newswatch.settings import Subscriber
+from newswatch.storage import Database, open_database
+
+# The municipality's own press release.
+PRESS_RELEASE = """SCHIEDAM – De gemeenten Schiedam en Vlaardingen openen volgend voorjaar een \
+gezamenlijke milieustraat aan de Nieuwe Damlaan. Inwoners van beide gemeenten kunnen daar vanaf \
+1 april 2027 hun grofvuil, snoeiafval, oud ijzer en elektrische apparaten kwijt. De huidige \
+milieustraat in Vlaardingen sluit op dezelfde dag.
+
+De nieuwe locatie is zes dagen per week open, ook op zaterdagmiddag. Bezoekers hoeven geen \
+afspraak te maken, maar moeten wel hun pas of rijbewijs laten zien. Per huishouden mag jaarlijks \
+twaalf keer gratis worden gestort; daarna geldt een tarief van tien euro per bezoek.
+
+"Met één goed bereikbare milieustraat voor ruim honderdvijftigduizend inwoners kunnen we langer \
+open blijven en beter scheiden," zegt wethouder Anouk Verbeek van Schiedam. Haar Vlaardingse \
+collega Ruud Kamphuis vult aan: "Voor onze inwoners wordt de rit iets langer, maar ze krijgen er \
+ruimere openingstijden en een kringloophoek voor terug."
+
+De bouw van de milieustraat kost ongeveer 3,2 miljoen euro. Schiedam en Vlaardingen delen de \
+kosten naar rato van het aantal inwoners. Het beheer komt in handen van het gezamenlijke \
+afvalbedrijf van beide gemeenten, dat ook het ophalen van het huisafval verzorgt.
+
+Omwonenden worden in januari uitgenodigd voor een informatieavond over de verkeersroute en de \
+geluidsschermen."""
+
+# Outlet 1: its own intro line, another dateline, the last sentence dropped.
+OUTLET_INTRO = """SCHIEDAM/VLAARDINGEN – Goed nieuws voor wie de zolder wil opruimen. De gemeenten \
+Schiedam en Vlaardingen openen volgend voorjaar een gezamenlijke milieustraat aan de Nieuwe \
+Damlaan. Inwoners van beide gemeenten kunnen daar vanaf 1 april 2027 hun grofvuil, snoeiafval, \
+oud ijzer en elektrische apparaten kwijt. De huidige milieustraat in Vlaardingen sluit op \
+dezelfde dag.
+
+De nieuwe locatie is zes dagen per week open, ook op zaterdagmiddag. Bezoekers hoeven geen \
+afspraak te maken, maar moeten wel hun pas of rijbewijs laten zien. Per huishouden mag jaarlijks \
+twaalf keer gratis worden gestort; daarna geldt een tarief van tien euro per bezoek.
+
+“Met één goed bereikbare milieustraat voor ruim honderdvijftigduizend inwoners kunnen we langer \
+open blijven en beter scheiden”, zegt wethouder Anouk Verbeek van Schiedam. Haar Vlaardingse \
+collega Ruud Kamphuis vult aan: “Voor onze inwoners wordt de rit iets langer, maar ze krijgen er \
+ruimere openingstijden en een kringloophoek voor terug.”
+
+De bouw van de milieustraat kost ongeveer 3,2 miljoen euro. Schiedam en Vlaardingen delen de \
+kosten naar rato van het aantal inwoners. Het beheer komt in handen van het gezamenlijke \
+afvalbedrijf van beide gemeenten, dat ook het ophalen van het huisafval verzorgt."""
+
+# Outlet 2: no dateline, a sentence in the middle dropped, a few words changed,
+# no accents, and a credit line at the end.
+OUTLET_EDITED = """De gemeenten Schiedam en Vlaardingen openen in het voorjaar een gezamenlijke \
+milieustraat aan de Nieuwe Damlaan. Inwoners van beide gemeenten kunnen daar vanaf 1 april 2027 \
+hun grofvuil, snoeiafval, oud ijzer en elektrische apparaten kwijt. De huidige milieustraat in \
+Vlaardingen sluit op dezelfde dag.
+
+De nieuwe locatie is zes dagen per week open, ook op zaterdagmiddag. Per huishouden mag \
+jaarlijks twaalf keer gratis worden gestort; daarna geldt een tarief van tien euro per bezoek.
+
+'Met een goed bereikbare milieustraat voor ruim honderdvijftigduizend inwoners kunnen we langer \
+open blijven en beter scheiden,' zegt wethouder Anouk Verbeek van Schiedam. Haar Vlaardingse \
+collega Ruud Kamphuis: 'Voor onze inwoners wordt de rit iets langer, maar ze krijgen er ruimere \
+openingstijden en een kringloophoek voor terug.'
+
+De bouw kost ongeveer 3,2 miljoen euro. Schiedam en Vlaardingen delen de kosten naar rato van \
+het aantal inwoners. Het beheer komt in handen van het gezamenlijke afvalbedrijf van beide \
+gemeenten, dat ook het ophalen van het huisafval verzorgt.
+
+Omwonenden worden in januari uitgenodigd voor een informatieavond over de verkeersroute en de \
+geluidsschermen.
+
+Tekst: gemeente Schiedam"""
+
+# The same outlet later that day: the release plus what the council decided.
+UPDATE = (
+    PRESS_RELEASE
+    + """
+
+Update 16.45 uur: De gemeenteraad van Vlaardingen heeft donderdagmiddag zonder hoofdelijke \
+stemming ingestemd met het krediet voor de milieustraat. De Schiedamse raad neemt volgende week \
+een besluit; daar lijkt een ruime meerderheid voor te zijn."""
+)
+
+# Same municipalities, same kind of subject, different news.
+OTHER_SAME_TOWNS = """SCHIEDAM – De gemeenten Schiedam en Vlaardingen gaan samen \
+leerplichtambtenaren inzetten. Vanaf het nieuwe schooljaar werkt één team van acht ambtenaren \
+voor de scholen in beide gemeenten. Het team krijgt een kantoor in het stadskantoor van Schiedam.
+
+Volgens wethouder Anouk Verbeek van Schiedam is het verzuim onder jongeren tussen twaalf en \
+achttien jaar de laatste twee jaar gestegen. "Een groter team kan sneller op huisbezoek en is \
+minder kwetsbaar bij ziekte," zegt ze. De kosten worden verdeeld naar rato van het aantal \
+leerlingen.
+
+In Vlaardingen werken nu drie leerplichtambtenaren, in Schiedam vijf. Niemand verliest zijn baan. \
+De gemeenteraden van beide gemeenten worden in januari gevraagd om in te stemmen met de \
+samenwerkingsafspraken."""
+
+# Same town, unrelated subject.
+OTHER_TOPIC = """SCHIEDAM – Parkeren in de binnenstad van Schiedam wordt volgend jaar duurder. Het \
+uurtarief aan de Lange Haven en op de Koemarkt gaat van 2,40 naar 2,90 euro, zo staat in de \
+begroting die het college dinsdag presenteerde. Bewoners met een vergunning betalen tien euro per \
+jaar meer.
+
+Ondernemers in het centrum reageren teleurgesteld. "Bezoekers rijden nu al door naar de \
+winkelcentra aan de rand van de stad," zegt de voorzitter van de ondernemersvereniging. De \
+gemeente wijst erop dat de parkeergarages onder het Stadserf juist goedkoper worden, om de \
+straten autoluw te maken.
+
+De gemeenteraad bespreekt de begroting op 12 november. Verschillende partijen hebben al laten \
+weten een voorstel in te dienen om het tarief voor de eerste twee uur gelijk te houden."""
+
+SAME_STORY = [PRESS_RELEASE, OUTLET_INTRO, OUTLET_EDITED, UPDATE]
+OTHERS = [OTHER_SAME_TOWNS, OTHER_TOPIC]
+
+
+# --- normalisation and fingerprints ----------------------------------------
+
+
+def test_normalise_drops_dateline_case_accents_and_punctuation() -> None:
+    assert (
+        normalise("SCHIEDAM – Eén “coöperatie”,  twee\n\nzinnen.") == "een cooperatie twee zinnen"
+    )
+    assert normalise("DEN HAAG (ANP) – Tekst") == "tekst"
+    assert normalise("'S-HERTOGENBOSCH/VUGHT – Tekst") == "tekst"
+    # Not a dateline: a sentence that merely starts with a capital.
+    assert normalise("De gemeente – zo zegt ze – twijfelt") == "de gemeente zo zegt ze twijfelt"
+    assert normalise("") == normalise(None) == ""
+
+
+def test_content_hash_ignores_layout_but_not_wording() -> None:
+    a = content_hash("SCHIEDAM – De raad stemt in.\n\n“Mooi”, zegt de wethouder.")
+    b = content_hash("De raad  stemt in. 'Mooi,' zegt de wethouder.")
+    c = content_hash("De raad stemt niet in. 'Mooi,' zegt de wethouder.")
+    assert a == b != c
+    assert len(a) == 64
+    assert int(a, 16) >= 0
+
+
+def test_simhash_is_signed_64_bit_and_none_for_short_texts() -> None:
+    values = [simhash(text) for text in [*SAME_STORY, *OTHERS]]
+    assert all(v is not None and -(2**63) <= v < 2**63 for v in values)
+    assert simhash(PRESS_RELEASE) == simhash(PRESS_RELEASE)  # stable across runs: no hash()
+    assert simhash("Lees het hele artikel op onze website.") is None
+    assert dedupe.to_signed(2**64 - 1) == -1
+    assert hamming(-1, 0) == 64
+    assert hamming(dedupe.to_signed(0b1011), 0b0001) == 2
+
+
+@pytest.mark.parametrize(("a", "b"), list(itertools.combinations(SAME_STORY, 2)))
+def test_outlets_of_one_press_release_are_near_duplicates(a: str, b: str) -> None:
+    sa, sb = simhash(a), simhash(b)
+    assert sa is not None
+    assert sb is not None
+    assert hamming(sa, sb) <= MAX_DISTANCE
+    assert containment(a, b) >= MIN_CONTAINMENT
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        *itertools.product(SAME_STORY, OTHERS),
+        tuple(OTHERS),
+    ],
+)
+def test_different_news_about_the_same_towns_is_not(a: str, b: str) -> None:
+    sa, sb = simhash(a), simhash(b)
+    assert sa is not None
+    assert sb is not None
+    # Either check alone keeps them apart, with a wide margin.
+    assert hamming(sa, sb) > MAX_DISTANCE + 8
+    assert containment(a, b) < MIN_CONTAINMENT / 2
+
+
+def test_dateline_alone_does_not_change_the_fingerprints() -> None:
+    body = PRESS_RELEASE.removeprefix("SCHIEDAM – ")
+    for dateline in ("", "SCHIEDAM – ", "SCHIEDAM/VLAARDINGEN – ", "VLAARDINGEN - "):
+        assert content_hash(dateline + body) == content_hash(PRESS_RELEASE)
+        assert simhash(dateline + body) == simhash(PRESS_RELEASE)
+
+
+# --- stories at ingest, on SQLite and PostgreSQL ---------------------------
+
+
+@dataclass
+class StubMatch:
+    """What the ingest step reads from a topic match."""
+
+    topic: str
+    score: float = 1.0
+    terms: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"topic": self.topic, "score": self.score}
+
+
+class StubClassifier:
+    """Topics by URL, so these tests do not depend on the tuning of topics.yaml."""
+
+    def __init__(self, topics: dict[str, list[str]], default: list[str]) -> None:
+        self.topics = topics
+        self.default = default
+
+    def classify(self, title: str, text: str, url: str | None = None) -> list[StubMatch]:
+        return [StubMatch(t) for t in self.topics.get(url or "", self.default)]
+
+
+def item(
+    url: str, source: str, text: str, title: str = "Schiedam en Vlaardingen delen milieustraat"
+) -> ArticleItem:
+    return ArticleItem(
+        url=url,
+        source=source,
+        title=title,
+        text=text,
+        published=datetime(2026, 11, 26, 9, tzinfo=UTC),
+    )
+
+
+def ingestor(db: Database, topics: dict[str, list[str]] | None = None) -> Ingestor:
+    subscribers = [
+        Subscriber(email="a@example.org", topics=["samenwerking"]),
+        Subscriber(email="b@example.org", topics=["samenwerking", "afval"]),
+        Subscriber(email="c@example.org", topics=["parkeren"]),
+        Subscriber(email="d@example.org", topics=["raadsbesluit"]),
+    ]
+    classifier = StubClassifier(topics or {}, default=["samenwerking", "afval"])
+    return Ingestor(db, classifier, subscribers)  # type: ignore[arg-type]
+
+
+def test_one_press_release_on_three_sources_is_one_story_and_one_alert_each(db_url: str) -> None:
+    db = open_database(db_url)
+    # Only the update mentions the council's decision.
+    ing = ingestor(db, {"https://maassluis.example/update": ["samenwerking", "raadsbesluit"]})
+
+    first = ing.ingest(item("https://schiedam.example/milieustraat", "Gemeente", PRESS_RELEASE))
+    second = ing.ingest(item("https://waterweg.example/zolder", "Waterweg", OUTLET_INTRO))
+    third = ing.ingest(item("https://maassluis.example/1", "Maassluis", OUTLET_EDITED))
+    assert first.new_story
+    assert first.alerts == 2
+    assert not second.new_story
+    assert not third.new_story
+    assert first.story_id == second.story_id == third.story_id is not None
+    assert second.alerts == third.alerts == 0
+
+    # Later that day: the update joins the story. Only d, who has not had the
+    # story yet and cares about council decisions, gets an alert.
+    update = ing.ingest(item("https://maassluis.example/update", "Maassluis", UPDATE))
+    assert update.story_id == first.story_id
+    assert not update.new_story
+    assert update.alerts == 1
+
+    # Different news about the same two towns is a story of its own.
+    other = ing.ingest(
+        item(
+            "https://waterweg.example/leerplicht",
+            "Waterweg",
+            OTHER_SAME_TOWNS,
+            "Schiedam en Vlaardingen delen leerplichtteam",
+        )
+    )
+    assert other.new_story
+    assert other.story_id != first.story_id
+    assert other.alerts == 2
+
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Story)) == 2
+        sources = session.scalars(
+            select(Article.source_name).where(Article.story_id == first.story_id)
+        ).all()
+        assert sorted(sources) == ["Gemeente", "Maassluis", "Maassluis", "Waterweg"]
+        alerts = session.execute(
+            select(Alert.subscriber, Article.story_id).join(Article).order_by(Alert.subscriber)
+        ).all()
+        per_story = sorted((s, story == first.story_id) for s, story in alerts)
+        assert per_story == [
+            ("a@example.org", False),
+            ("a@example.org", True),
+            ("b@example.org", False),
+            ("b@example.org", True),
+            ("d@example.org", True),
+        ]
+        row = session.scalar(
+            select(Article).where(Article.url == "https://waterweg.example/zolder")
+        )
+        assert row is not None
+        assert row.content_hash == content_hash(OUTLET_INTRO)
+        assert row.simhash == simhash(OUTLET_INTRO)
+    db.dispose()
+
+
+def test_exact_copy_joins_and_old_stories_stay_closed(db_url: str) -> None:
+    db = open_database(db_url)
+    ing = ingestor(db)
+    first = ing.ingest(item("https://a.example/1", "A", PRESS_RELEASE))
+    copy = ing.ingest(item("https://b.example/1", "B", "VLAARDINGEN – " + PRESS_RELEASE[11:]))
+    assert copy.story_id == first.story_id
+
+    # Three weeks later the same text is a new occasion, not the old story.
+    with db.transaction() as session:
+        for row in session.scalars(select(Article)):
+            row.first_seen_at -= timedelta(days=21)
+    again = ing.ingest(item("https://c.example/1", "C", PRESS_RELEASE))
+    assert again.new_story
+    assert again.alerts == 2
+    db.dispose()
+
+
+def test_short_feed_items_group_by_title_only(db_url: str) -> None:
+    db = open_database(db_url)
+    ing = ingestor(db)
+    summary = "Schiedam en Vlaardingen openen in april een gezamenlijke milieustraat."
+    teaser = "Lees het hele artikel op onze website."
+    full = ing.ingest(item("https://a.example/1", "A", PRESS_RELEASE))
+    # A summary-only item under the same title (other quotes, other case) joins.
+    short = ing.ingest(
+        item("https://b.example/1", "B", summary, "Schiedam en Vlaardingen delen Milieustraat!")
+    )
+    assert short.story_id == full.story_id
+    assert short.alerts == 0
+    # The same teaser under different titles never merges two stories...
+    one = ing.ingest(
+        item("https://c.example/1", "C", teaser, "Nieuwe fietsbrug over de Schie geopend")
+    )
+    two = ing.ingest(item("https://c.example/2", "C", teaser, "Raad wil meer groen in Holy-Noord"))
+    assert one.new_story
+    assert two.new_story
+    assert one.story_id != two.story_id
+    # ...and neither do generic short titles.
+    three = ing.ingest(item("https://c.example/3", "C", teaser, "Uit de raad"))
+    four = ing.ingest(item("https://d.example/3", "D", teaser, "Uit de raad"))
+    assert three.story_id != four.story_id
+    db.dispose()
+
+
+def test_find_story_never_matches_the_article_itself(db_url: str) -> None:
+    db = open_database(db_url)
+    ing = ingestor(db)
+    result = ing.ingest(item("https://a.example/1", "A", PRESS_RELEASE))
+    with db.session() as session:
+        article = session.get(Article, result.article_id)
+        assert article is not None
+        assert find_story(session, article) is None
+    db.dispose()
