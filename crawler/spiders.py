@@ -16,7 +16,7 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from newswatch.crawler.extract import extract_article
+from newswatch.crawler.extract import ExtractOverrides, extract_article
 from newswatch.crawler.feeds import FeedEntry, FeedParseError, parse_feed_bytes
 from newswatch.crawler.items import ArticleItem
 from newswatch.crawler.urls import canonical_url
@@ -50,6 +50,8 @@ class FeedJob:
     last_modified: str | None = None
     max_items: int = 200
     is_known: Callable[[str, str | None], bool] = lambda url, guid: False
+    # Per-source CSS selectors from sources.yaml (`extract:`).
+    overrides: ExtractOverrides = field(default_factory=ExtractOverrides)
     report: CrawlReport = field(init=False)
 
     def __post_init__(self) -> None:
@@ -116,7 +118,7 @@ class FeedSpider(scrapy.Spider):
             )
 
     def parse_article(self, response: Response, entry: FeedEntry) -> Iterator[ArticleItem]:
-        extracted = extract_article(response.body, response.url)
+        extracted = extract_article(response.body, response.url, overrides=self.job.overrides)
         url = canonical_url(entry.link)
         text = extracted.text or entry.summary
         self.report.new_items += 1

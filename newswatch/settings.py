@@ -18,15 +18,20 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     AnyHttpUrl,
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     SecretStr,
+    Tag,
+    ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from newswatch.errors import ConfigError
 from newswatch.relevance import Classifier, TopicsFile, load_topics
@@ -153,15 +158,171 @@ class Settings(_Strict):
         return value
 
 
-class Source(_Strict):
+# --- sources.yaml -----------------------------------------------------------
+# One model per `kind`, joined into the `Source` union below. Every kind has
+# name, url, every and extract; `kind` picks which other keys are allowed.
+
+# The SRU default: everything in the GR journal, plus Gemeenteblad items that
+# mention a gemeenschappelijke regeling (the decisions to join, change or leave
+# one are published there, often before the news has them).
+DEFAULT_SRU_URL = "https://repository.overheid.nl/sru"
+DEFAULT_SRU_QUERY = (
+    'c.product-area==officielepublicaties AND (w.publicatienaam=="Blad gemeenschappelijke regeling"'
+    ' OR (w.publicatienaam=="Gemeenteblad"'
+    ' AND cql.textAndIndexes="gemeenschappelijke regeling"))'
+)
+
+
+def _check_css(value: str) -> str:
+    from cssselect import GenericTranslator, SelectorError
+
+    try:
+        GenericTranslator().css_to_xpath(value)
+    except SelectorError as exc:
+        raise ValueError(f"{value!r} is not a valid CSS selector ({exc})") from None
+    return value
+
+
+def _check_xpath(value: str) -> str:
+    from lxml import etree
+
+    try:
+        etree.XPath(value)
+    except etree.XPathSyntaxError as exc:
+        raise ValueError(f"{value!r} is not a valid XPath expression ({exc})") from None
+    return value
+
+
+def _check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{value!r} is not a valid regular expression ({exc})") from None
+    return value
+
+
+Css = Annotated[str, Field(min_length=1), AfterValidator(_check_css)]
+XPath = Annotated[str, Field(min_length=1), AfterValidator(_check_xpath)]
+
+
+class Selector(_Strict):
+    """`{css: ...}` or `{xpath: ...}`; a plain string is a CSS selector.
+
+    It may select `<a>` elements (their href is taken), elements containing
+    one link (the first href inside), or attribute/text nodes with the URL.
+    """
+
+    css: Css | None = None
+    xpath: XPath | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"css": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Selector:
+        if (self.css is None) == (self.xpath is None):
+            raise ValueError("give exactly one of css or xpath")
+        return self
+
+
+class ExtractSelectors(_Strict):
+    """Per-source CSS selectors that win over generic extraction."""
+
+    body: Css | None = None
+    title: Css | None = None
+    date: Css | None = None
+    author: Css | None = None
+
+
+class SourceBase(_Strict):
+    """What every kind of source has."""
+
     name: str = Field(min_length=1, max_length=100)
-    kind: Literal["feed"] = "feed"
     url: AnyHttpUrl
     every: Duration = 900.0
+    extract: ExtractSelectors = ExtractSelectors()
+
+
+class FeedSource(SourceBase):
+    """RSS/Atom feed; `kind` may be left out."""
+
+    kind: Literal["feed"] = "feed"
+
+
+class ListingSource(SourceBase):
+    """An index page of a site without a feed, plus its next pages."""
+
+    kind: Literal["listing"]
+    links: Selector
+    next_page: Selector | None = None
+    max_pages: int = Field(3, ge=1, le=50)
+
+
+class SitemapSource(SourceBase):
+    """sitemap.xml, a sitemap index, or a Google News sitemap."""
+
+    kind: Literal["sitemap"]
+    lastmod_window: Duration = 2 * 86400.0
+    url_pattern: Annotated[str, AfterValidator(_check_regex)] | None = None
+
+
+class OfficialPublicationsSource(SourceBase):
+    """The KOOP SRU interface of officielebekendmakingen.nl."""
+
+    kind: Literal["officielebekendmakingen"]
+    url: AnyHttpUrl = AnyHttpUrl(DEFAULT_SRU_URL)
+    query: str = Field(DEFAULT_SRU_QUERY, min_length=1)
+    # Added to the query as `dt.modified>=DATE`: the service cannot sort, so
+    # without a date bound the newest records may never be among those returned.
+    since: Duration = 14 * 86400.0
+    max_records: int = Field(50, ge=1, le=1000)
+
+
+SOURCE_KINDS: dict[str, type[SourceBase]] = {
+    "feed": FeedSource,
+    "listing": ListingSource,
+    "sitemap": SitemapSource,
+    "officielebekendmakingen": OfficialPublicationsSource,
+}
+
+
+def _source_kind(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        kind = value.get("kind", "feed")  # feeds may leave `kind` out
+    else:
+        kind = getattr(value, "kind", None)
+    # An unknown kind gets a tag pydantic rejects with the list of valid ones.
+    return kind if isinstance(kind, str) else None
+
+
+Source = Annotated[
+    Annotated[FeedSource, Tag("feed")]
+    | Annotated[ListingSource, Tag("listing")]
+    | Annotated[SitemapSource, Tag("sitemap")]
+    | Annotated[OfficialPublicationsSource, Tag("officielebekendmakingen")],
+    Discriminator(
+        _source_kind,
+        custom_error_type="invalid_kind",
+        custom_error_message="kind must be one of: " + ", ".join(SOURCE_KINDS),
+    ),
+]
 
 
 class SourcesFile(_Strict):
     sources: list[Source] = []
+
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> SourcesFile:
+        try:
+            return super().model_validate(obj, *args, **kwargs)
+        except ValidationError as exc:
+            # pydantic puts the union tag into the location
+            # (sources.0.listing.links); operators' files have no such key.
+            raise ValidationError.from_exception_data(
+                exc.title, [_without_tag(e) for e in exc.errors()]
+            ) from None
 
     @model_validator(mode="after")
     def _unique_names(self) -> SourcesFile:
@@ -171,6 +332,20 @@ class SourcesFile(_Strict):
                 raise ValueError(f"two sources are named {source.name!r}")
             seen.add(source.name)
         return self
+
+
+def _without_tag(error: Any) -> Any:
+    loc = tuple(error["loc"])
+    if len(loc) >= 3 and loc[0] == "sources" and loc[2] in SOURCE_KINDS:
+        loc = loc[:2] + loc[3:]
+    elif error["type"] == "invalid_kind":
+        loc = (*loc, "kind")
+    details = {"type": error["type"], "loc": loc, "input": error["input"]}
+    if error["type"] == "invalid_kind":
+        details["type"] = PydanticCustomError("invalid_kind", error["msg"])
+    elif "ctx" in error:
+        details["ctx"] = error["ctx"]
+    return details
 
 
 class Subscriber(_Strict):

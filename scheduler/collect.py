@@ -6,12 +6,23 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import scrapy
 from sqlalchemy import select
 
+from newswatch.crawler.extract import ExtractOverrides
+from newswatch.crawler.listing import LinkSelector, ListingJob, ListingSpider
+from newswatch.crawler.pages import PageJob
+from newswatch.crawler.sitemap import SitemapJob, SitemapSpider
 from newswatch.crawler.spiders import CrawlReport, FeedJob, FeedSpider
+from newswatch.crawler.sru import SruJob, SruSpider
 from newswatch.models import Source as SourceRow
 from newswatch.scheduler.ingest import Ingestor
-from newswatch.settings import Source
+from newswatch.settings import (
+    ListingSource,
+    OfficialPublicationsSource,
+    SitemapSource,
+    Source,
+)
 from newswatch.storage import Database
 
 log = logging.getLogger(__name__)
@@ -21,17 +32,9 @@ async def collect(
     runner: Any, source: Source, db: Database, ingestor: Ingestor, max_items: int
 ) -> CrawlReport:
     """Crawl `source` once through the shared runner; a fault of the source never raises."""
-    etag, last_modified = _validators(db, source)
-    job = FeedJob(
-        name=source.name,
-        url=str(source.url),
-        etag=etag,
-        last_modified=last_modified,
-        max_items=max_items,
-        is_known=lambda url, guid: ingestor.is_known(url, guid, source.name),
-    )
+    spider, job = _spider_and_job(source, db, ingestor, max_items)
     try:
-        await runner.crawl(FeedSpider, job=job, ingest=ingestor.ingest)
+        await runner.crawl(spider, job=job, ingest=ingestor.ingest)
     except Exception as exc:
         # A crawl that blows up is this source's problem, not the daemon's.
         log.exception("%s: crawl failed", source.name)
@@ -44,6 +47,44 @@ async def collect(
     record(db, source, job.report)
     _log_report(job.report)
     return job.report
+
+
+def _spider_and_job(
+    source: Source, db: Database, ingestor: Ingestor, max_items: int
+) -> tuple[type[scrapy.Spider], FeedJob | PageJob]:
+    """The spider class for `source.kind` and the job that drives it."""
+    common: dict[str, Any] = {
+        "name": source.name,
+        "url": str(source.url),
+        "max_items": max_items,
+        "is_known": lambda url, guid: ingestor.is_known(url, guid, source.name),
+        "overrides": ExtractOverrides(**source.extract.model_dump()),
+    }
+    if isinstance(source, ListingSource):
+        listing = ListingJob(
+            **common,
+            links=LinkSelector(source.links.css, source.links.xpath),
+            next_page=(
+                LinkSelector(source.next_page.css, source.next_page.xpath)
+                if source.next_page
+                else None
+            ),
+            max_pages=source.max_pages,
+        )
+        return ListingSpider, listing
+    if isinstance(source, SitemapSource):
+        sitemap = SitemapJob(
+            **common, lastmod_window=source.lastmod_window, url_pattern=source.url_pattern
+        )
+        return SitemapSpider, sitemap
+    if isinstance(source, OfficialPublicationsSource):
+        sru = SruJob(
+            **common, query=source.query, since=source.since, max_records=source.max_records
+        )
+        return SruSpider, sru
+    # Only feeds speak conditional GET, so only they have validators.
+    etag, last_modified = _validators(db, source)
+    return FeedSpider, FeedJob(**common, etag=etag, last_modified=last_modified)
 
 
 def _validators(db: Database, source: Source) -> tuple[str | None, str | None]:
