@@ -11,8 +11,10 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import scrapy
+import tldextract
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
@@ -119,7 +121,7 @@ class FeedSpider(scrapy.Spider):
 
     def parse_article(self, response: Response, entry: FeedEntry) -> Iterator[ArticleItem]:
         extracted = extract_article(response.body, response.url, overrides=self.job.overrides)
-        url = canonical_url(entry.link)
+        url = _article_url(entry.link, response.url, extracted.url)
         text = extracted.text or entry.summary
         self.report.new_items += 1
         yield ArticleItem(
@@ -189,3 +191,43 @@ def _headers(response: Response) -> dict[str, str]:
     if content_type:
         headers["content-type"] = content_type
     return headers
+
+
+# The public suffix list as shipped with tldextract (a Scrapy dependency): no
+# network fetch at run time. Private suffixes count, so two blogs on one
+# hosting domain are two sites.
+_SUFFIXES = tldextract.TLDExtract(
+    suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
+)
+
+
+def _site(url: str) -> str:
+    """The registered domain ("ad.nl" for www.ad.nl); host and port for IPs and localhost."""
+    parts = _SUFFIXES(url)
+    domain = getattr(parts, "top_domain_under_public_suffix", None)
+    if domain is None:  # tldextract < 5.3
+        domain = parts.registered_domain
+    return domain or urlsplit(url).netloc.lower()
+
+
+def _article_url(feed_link: str, page_url: str, declared: str | None) -> str:
+    """The URL to store an article under: the page's own canonical when it can be trusted.
+
+    Outlets link to one article through several URLs (AMP, print, tracking
+    redirects); `<link rel="canonical">` names the one. It is trusted only on
+    the page's own site — syndicated copies point at the original outlet,
+    whose own article would then collide with ours — and never when it is
+    the site's home page, a common CMS misconfiguration that would make every
+    article look stored. Without a declared canonical the feed link stays, so
+    that the spider's `is_known` check (by feed link) keeps recognising it.
+    """
+    fallback = canonical_url(feed_link)
+    if not declared or declared == page_url:
+        return fallback
+    candidate = canonical_url(declared)
+    parts = urlsplit(candidate)
+    if parts.scheme not in ("http", "https") or _site(candidate) != _site(page_url):
+        return fallback
+    if parts.path in ("", "/") and not parts.query:
+        return fallback
+    return candidate

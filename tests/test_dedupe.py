@@ -7,14 +7,19 @@ events, people and quotes).
 from __future__ import annotations
 
 import itertools
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import COOPERATION, newswatch, write_config
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from newswatch.crawler.items import ArticleItem
+from newswatch.demo.site import SiteArticle, SiteServer
 from newswatch.models import Alert, Article, Story
 from newswatch.scheduler import dedupe
 from newswatch.scheduler.dedupe import (
@@ -29,7 +34,7 @@ from newswatch.scheduler.dedupe import (
 )
 from newswatch.scheduler.ingest import Ingestor
 from newswatch.settings import Subscriber
-from newswatch.storage import Database, open_database
+from newswatch.storage import Database, create_db_engine, open_database
 
 # The municipality's own press release.
 PRESS_RELEASE = """SCHIEDAM – De gemeenten Schiedam en Vlaardingen openen volgend voorjaar een \
@@ -367,3 +372,123 @@ def test_find_story_never_matches_the_article_itself(db_url: str) -> None:
         assert article is not None
         assert find_story(session, article) is None
     db.dispose()
+
+
+# --- canonical URLs in the feed spider -------------------------------------
+
+
+def _page(canonical: str | None) -> bytes:
+    link = f'<link rel="canonical" href="{canonical}">' if canonical else ""
+    paragraphs = "".join(f"<p>{p}</p>" for p in PRESS_RELEASE.split("\n\n"))
+    return (
+        f'<html lang="nl"><head><meta charset="utf-8">{link}<title>Milieustraat</title></head>'
+        f"<body><article><h1>Milieustraat</h1>{paragraphs}</article></body></html>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("page_url", "canonical", "stored"),
+    [
+        # The page names itself: AMP and tracking variants become one URL.
+        (
+            "https://www.waterweg.example/amp/milieustraat?utm_source=rss",
+            "https://www.waterweg.example/nieuws/milieustraat?utm_medium=x#top",
+            "https://www.waterweg.example/nieuws/milieustraat",
+        ),
+        # Another subdomain of the same registered domain is the same site.
+        (
+            "https://m.waterweg.example.nl/milieustraat",
+            "https://nieuws.waterweg.example.nl/milieustraat",
+            "https://nieuws.waterweg.example.nl/milieustraat",
+        ),
+        # A syndicated copy pointing at the original outlet: not ours to claim.
+        (
+            "https://www.waterweg.example/amp/milieustraat?utm_source=rss",
+            "https://www.schiedam.nl/nieuws/milieustraat",
+            "https://www.waterweg.example/amp/milieustraat",
+        ),
+        # Every page "canonical" to the home page: a CMS bug, ignored.
+        (
+            "https://www.waterweg.example/amp/milieustraat?utm_source=rss",
+            "https://www.waterweg.example/",
+            "https://www.waterweg.example/amp/milieustraat",
+        ),
+        # No canonical: the feed link's canonical form.
+        (
+            "https://www.waterweg.example/amp/milieustraat?utm_source=rss",
+            None,
+            "https://www.waterweg.example/amp/milieustraat",
+        ),
+        # Local test servers: the port tells sites apart.
+        ("http://127.0.0.1:8001/a?fbclid=1", "http://127.0.0.1:8002/b", "http://127.0.0.1:8001/a"),
+        ("http://127.0.0.1:8001/a?fbclid=1", "/b?utm_source=x", "http://127.0.0.1:8001/b"),
+    ],
+)
+def test_feed_spider_stores_the_page_canonical_url_on_the_same_site(
+    page_url: str, canonical: str | None, stored: str
+) -> None:
+    from scrapy.http import HtmlResponse
+
+    from newswatch.crawler.feeds import FeedEntry
+    from newswatch.crawler.spiders import FeedJob, FeedSpider
+
+    spider = FeedSpider(FeedJob(name="Waterweg", url="https://www.waterweg.example/feed"))
+    entry = FeedEntry(link=page_url, guid=None, title="Milieustraat", summary="", published=None)
+    response = HtmlResponse(url=page_url, body=_page(canonical), encoding="utf-8")
+    [article] = list(spider.parse_article(response, entry))
+    assert article.url == stored
+    assert "milieustraat" in article.text
+
+
+# --- end to end: three local outlets, the real CLI -------------------------
+
+
+def _outlet(slug: str, dateline: str, text: str) -> SiteArticle:
+    paragraphs = dedupe.strip_dateline(text).split("\n\n")
+    return SiteArticle(
+        slug=slug,
+        title="Schiedam en Vlaardingen openen samen een milieustraat",
+        published=datetime(2026, 11, 26, 9, 30, tzinfo=UTC),
+        rubric="Nieuws",
+        author="Redactie",
+        dateline=dateline,
+        paragraphs=[" ".join(p.split()) for p in paragraphs],
+        related=["Nieuwe bankjes langs de Schie"],
+        expect=COOPERATION,
+        kind="afval",
+    )
+
+
+def test_one_press_release_on_three_feeds_is_one_story_and_one_email(
+    tmp_path: Path, db_url: str
+) -> None:
+    outlets = {
+        "Gemeente Schiedam": _outlet("milieustraat", "SCHIEDAM", PRESS_RELEASE),
+        "Waterweg Nieuws": _outlet("zolder-opruimen", "SCHIEDAM/VLAARDINGEN", OUTLET_INTRO),
+        "Vlaardings Dagblad": _outlet("nieuwe-milieustraat-damlaan", "", OUTLET_EDITED),
+    }
+    with ExitStack() as stack:
+        sites = {
+            name: stack.enter_context(SiteServer([article], site_name=name))
+            for name, article in outlets.items()
+        }
+        config = write_config(
+            tmp_path / "config",
+            db_url=db_url,
+            sources=[
+                {"name": name, "kind": "feed", "url": site.feed_url} for name, site in sites.items()
+            ],
+        )
+        result = newswatch("--config", str(config), "run", "--once")
+    assert result.returncode == 0, result.stderr
+
+    engine = create_db_engine(db_url)
+    with Session(engine) as session:
+        articles = session.scalars(select(Article)).all()
+        assert sorted(a.source_name for a in articles) == sorted(outlets)
+        assert len({a.story_id for a in articles}) == 1, [a.simhash for a in articles]
+        assert session.scalar(select(func.count()).select_from(Story)) == 1
+        assert session.scalar(select(func.count()).select_from(Alert)) == 1
+    engine.dispose()
+    emails = list((tmp_path / "outbox").glob("*.eml"))
+    assert len(emails) == 1, "the cooperation topic should match the press release"
