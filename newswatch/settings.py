@@ -276,7 +276,7 @@ class OfficialPublicationsSource(SourceBase):
     query: str = Field(DEFAULT_SRU_QUERY, min_length=1)
     # Added to the query as `dt.modified>=DATE`: the service cannot sort, so
     # without a date bound the newest records may never be among those returned.
-    since: Duration = 14 * 86400.0
+    since: Duration | None = 14 * 86400.0  # null: the query is sent as written
     max_records: int = Field(50, ge=1, le=1000)
 
 
@@ -289,10 +289,8 @@ SOURCE_KINDS: dict[str, type[SourceBase]] = {
 
 
 def _source_kind(value: Any) -> str | None:
-    if isinstance(value, Mapping):
-        kind = value.get("kind", "feed")  # feeds may leave `kind` out
-    else:
-        kind = getattr(value, "kind", None)
+    # Feeds may leave `kind` out; a model instance (already validated) has one.
+    kind = value.get("kind", "feed") if isinstance(value, Mapping) else getattr(value, "kind", None)
     # An unknown kind gets a tag pydantic rejects with the list of valid ones.
     return kind if isinstance(kind, str) else None
 
