@@ -18,26 +18,50 @@ FIELD_NAMES = ("title", "lead", "body")
 
 # "Gerelateerd", "Lees ook", ... blocks at the end of scraped pages list other
 # articles' headlines; an unrelated article must not inherit their keywords.
-# The example article ends "...met de gemeente Vlaardingen.Gerelateerd".
-_TAIL = re.compile(
-    r"(?:(?<=\n)|(?<=[.!?\"”]))[ \t]*(?:Gerelateerd|Lees ook|Meer nieuws|Ook interessant)"
-    r"[ \t]*:?[ \t]*(?:\n|$)"
-)
+# The example article ends "...met de gemeente Vlaardingen.Gerelateerd". Found
+# with str.find (a regex with look-behinds would test every character).
+_TAIL_WORDS = ("Gerelateerd", "Lees ook", "Meer nieuws", "Ook interessant")
+_TAIL_AFTER = re.compile(r"[ \t]*:?[ \t]*(?:\n|$)")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _PARAGRAPH_WORDS = re.compile(r"\w+")
 
-# A sentence ends at . ! or ? followed by space and a capital (so "bijv. de" and
-# "o.a. het" do not end one), or at a paragraph break.
-_END = r"(?<!\b\w)(?<!dhr)(?<!mr)(?<!drs)(?<!dr)(?<!ir)(?<!mw)(?<!nr)[.!?]+[\"'”’»)]*\s+"
-_NEXT = r"(?=[\"'“‘„(«]*[A-ZÀ-ÖØ-Þ])"
-SENTENCE_BREAK_BLANK = re.compile(rf"{_END}{_NEXT}|\n[ \t]*\n")
-SENTENCE_BREAK_LINE = re.compile(rf"{_END}{_NEXT}|\n")
+# A sentence ends at . ! or ? followed by space and a capital (so "bijv. de"
+# does not end one), or at a paragraph break. Abbreviations before a capital
+# ("dhr. Jansen", "o.a. Tiel", "J. de Vries") are filtered out afterwards: a
+# regex with look-behinds for them is several times slower on every character.
+# Each pattern starts with a character set, which lets the regex engine skip
+# quickly to the candidates.
+_END = r"(?<=[.!?])[.!?]*[\"'”’»)]*\s+(?=[\"'“‘„(«]*[A-ZÀ-ÖØ-Þ])"
+SENTENCE_BREAK_BLANK = re.compile(rf"[.!?\n](?:{_END}|(?<=\n)[ \t]*\n)")
+SENTENCE_BREAK_LINE = re.compile(rf"[.!?\n](?:{_END}|(?<=\n))")
+_ABBREVIATIONS = frozenset("dhr mr drs dr ir ing mw mevr nr no st prof ca bijv vs".split())  # noqa: SIM905
+_LAST_WORD = re.compile(r"(\w+)$")
+
+
+def is_abbreviation(orig: str, stop: int) -> bool:
+    """Is the full stop at `stop` the end of an abbreviation or an initial?"""
+    if orig[stop] != ".":
+        return False
+    match = _LAST_WORD.search(orig, max(0, stop - 8), stop)
+    if not match:
+        return False
+    word = match.group(1)
+    return (len(word) == 1 and not word.isdigit()) or word.lower() in _ABBREVIATIONS
 
 
 def strip_tail(text: str) -> str:
     """Cut a trailing "Gerelateerd" / "Lees ook" block."""
-    match = _TAIL.search(text)
-    return text[: match.start()] if match else text
+    cut = len(text)
+    for word in _TAIL_WORDS:
+        pos = text.find(word)
+        while pos != -1 and pos < cut:
+            before = text[:pos].rstrip(" \t")
+            at_line_start = not before or before[-1] in '\n.!?"”'
+            if at_line_start and _TAIL_AFTER.match(text, pos + len(word)):
+                cut = pos
+                break
+            pos = text.find(word, pos + 1)
+    return text[:cut]
 
 
 def lead_end(text: str) -> int:
@@ -76,6 +100,7 @@ class Article:
     lead_stop: int  # end of the lead, in orig
     sentence_break: re.Pattern[str]
     bounds: tuple[int, int] = (0, 0)  # folded positions where lead and body start
+    padded: str = ""  # the folded text with a space at both ends
     _tokens: list[str] | None = field(default=None)
 
     @classmethod
@@ -89,6 +114,7 @@ class Article:
         breaks = SENTENCE_BREAK_BLANK if _BLANK_LINE.search(text) else SENTENCE_BREAK_LINE
         article = cls(title, text, url, orig, folded, text_start, lead_stop, breaks)
         article.bounds = (folded.from_orig(text_start), folded.from_orig(lead_stop))
+        article.padded = f" {folded.text} "
         return article
 
     def field_of(self, folded_pos: int) -> int:
@@ -105,12 +131,29 @@ class Article:
         """Start of the field (title or text) containing `orig_pos`, in orig."""
         return 0 if orig_pos < self.text_start else self.text_start
 
+    def next_break(self, orig_pos: int, orig_stop: int) -> int | None:
+        """Original position where the first sentence break in [pos, stop) starts."""
+        while True:
+            match = self.sentence_break.search(self.orig, orig_pos, orig_stop)
+            if match is None:
+                return None
+            if not is_abbreviation(self.orig, match.start()):
+                return match.start()
+            orig_pos = match.end()
+
     def same_sentence(self, a: int, b: int) -> bool:
         """Are folded positions a <= b in the same sentence?"""
         oa, ob = self.folded.to_orig(a), self.folded.to_orig(b)
         # The end is widened a little so the look-ahead for a capital can see
         # the start of the second word; b is a word start, so no break lies there.
-        return self.sentence_break.search(self.orig, oa, ob + 3) is None
+        return self.next_break(oa, min(ob + 3, len(self.orig))) is None
+
+    def sentence_end(self, folded_pos: int, limit: int) -> int:
+        """Folded position where the sentence containing `folded_pos` ends (at most `limit`)."""
+        o_start = self.folded.to_orig(folded_pos)
+        o_limit = min(self.folded.to_orig(min(limit, len(self.folded.text))) + 3, len(self.orig))
+        found = self.next_break(o_start, o_limit)
+        return limit if found is None else min(limit, self.folded.from_orig(found))
 
     def words_between(self, a: int, b: int) -> int:
         """Number of words in the folded text between positions a and b."""
@@ -125,6 +168,8 @@ class Article:
     def whole_words(self, start: int, end: int) -> tuple[int, int]:
         """Widen a folded span to whole words (a prefix hit "samenwerk" shows its word)."""
         text = self.folded.text
+        if (start == 0 or text[start - 1] == " ") and (end == len(text) or text[end] == " "):
+            return start, end  # the common case: already whole words
         while start > 0 and text[start - 1].isalnum():
             start -= 1
         while end < len(text) and text[end].isalnum():

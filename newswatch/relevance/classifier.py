@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from newswatch.relevance.article import FIELD_NAMES, TITLE, Article
 from newswatch.relevance.explain import Hit, RuleScore, TopicMatch, snippet
 from newswatch.relevance.gazetteer import accept_place, load_gazetteer
-from newswatch.relevance.matcher import COOP, Matcher, Target, case_signature
-from newswatch.relevance.nodes import Compiler, Context, Node, Support
+from newswatch.relevance.matcher import Matcher, Target, case_signature
+from newswatch.relevance.nodes import Compiler, Context, Node, Support, cost
 from newswatch.relevance.normalize import fold
 from newswatch.relevance.rules import FieldWeights, Topic, TopicsFile
 from newswatch.relevance.similarity import ExampleSet, tokens
@@ -29,6 +29,8 @@ class _Rule:
     weight: float
     max: float | None
     fields: frozenset[int] | None
+    bound: float = 0.0  # the most this rule can add
+    cost: int = 0
 
 
 @dataclass(slots=True)
@@ -46,8 +48,6 @@ class _Topic:
     rules: list[_Rule]
     exclusions: list[_Exclusion]
     require: Node | None
-    term_ids: frozenset[int]
-    uses: frozenset[str]
     examples: ExampleSet
 
 
@@ -93,7 +93,11 @@ class Classifier:
             )
             for i, r in enumerate(topic.rules)
         ]
-        positive_ids, positive_uses = frozenset(comp.term_ids), frozenset(comp.uses)
+        for rule in rules:
+            fields = rule.fields if rule.fields is not None else ALL_FIELDS
+            best = max(topic.fields.of(FIELD_NAMES[f]) for f in fields)
+            rule.bound = rule.max if rule.max is not None else rule.weight * max(best, 1.0)
+            rule.cost = cost(rule.node)
         exclusions = [
             _Exclusion(
                 x.name or _describe(x, i),
@@ -110,7 +114,7 @@ class Classifier:
             for ex in topic.examples
         ]
         examples = ExampleSet([tokens(fold(t).text) for t in texts if t], background)
-        return _Topic(topic, rules, exclusions, require, positive_ids, positive_uses, examples)
+        return _Topic(topic, rules, exclusions, require, examples)
 
     # --- classifying -----------------------------------------------------------------
 
@@ -137,38 +141,50 @@ class Classifier:
         ctx = self._context(article)
         out = []
         for compiled in topics:
-            if not self._candidate(compiled, ctx):
-                continue
-            match = self._score(compiled, ctx)
-            if match.matched or (include_unmatched and match.score > 0):
+            if not include_unmatched and self._bound(compiled, ctx) < compiled.topic.threshold:
+                continue  # cannot reach the threshold: most articles stop here
+            match = self._score(compiled, ctx, include_unmatched)
+            if match is not None and (match.matched or match.score > 0):
                 out.append(match)
         return sorted(out, key=lambda m: -m.score)
 
-    def _candidate(self, compiled: _Topic, ctx: Context) -> bool:
-        """Cheap test: can this topic score at all? Most articles stop here."""
-        if not ctx.terms.keys().isdisjoint(compiled.term_ids):
-            return True
-        uses = compiled.uses
-        return bool(
-            ("places" in uses and ctx.places)
-            or ("coops" in uses and ctx.coops)
-            or "url" in uses
-            or "similarity" in uses
-        )
+    @staticmethod
+    def _bound(compiled: _Topic, ctx: Context) -> float:
+        """An upper bound of the score from which terms occur at all (no evaluation)."""
+        return sum(rule.bound for rule in compiled.rules if rule.node.may_hold(ctx))
 
     def _context(self, article: Article) -> Context:
-        raw = self.matcher.scan(article.folded.text)
+        scan = self.matcher.scan(article.padded)
+        present = scan.present
         targets = self.matcher.targets
-        for tid in self.matcher.case_targets & raw.keys():
-            raw[tid] = [sp for sp in raw[tid] if self._case_ok(article, targets[tid], sp)]
-        places, place_keys = self._places(article, raw)
-        coops = [
-            ((s, e, tid, targets[tid].label), targets[tid].coops[0].kind)
-            for tid, spans in raw.items()
-            if targets[tid].kind == COOP
-            for s, e in spans
-        ]
-        return Context(article, raw, places, place_keys, coops, lambda: None)
+        place_keys = {
+            tid: targets[tid].places[0].key for tid in self.matcher.place_targets & present
+        }
+
+        def terms() -> dict[int, list[tuple[int, int]]]:
+            spans = scan.spans
+            for tid in self.matcher.case_targets & spans.keys():
+                spans[tid] = [sp for sp in spans[tid] if self._case_ok(article, targets[tid], sp)]
+            return spans
+
+        def coops() -> list[tuple[Support, str]]:
+            spans = ctx.terms
+            return [
+                ((s, e, tid, targets[tid].label), targets[tid].coops[0].kind)
+                for tid in self.matcher.coop_targets & spans.keys()
+                for s, e in spans[tid]
+            ]
+
+        ctx = Context(
+            article,
+            present,
+            load_terms=terms,
+            load_places=lambda: self._places(article, ctx.terms, place_keys.keys()),
+            load_coops=coops,
+            place_keys=place_keys,
+            place_bound=len(set(place_keys.values())),
+        )
+        return ctx
 
     @staticmethod
     def _case_ok(article: Article, target: Target, span: tuple[int, int]) -> bool:
@@ -177,73 +193,89 @@ class Classifier:
         return sig.startswith(target.case_sig or "")
 
     def _places(
-        self, article: Article, raw: dict[int, list[tuple[int, int]]]
-    ) -> tuple[list[Support], dict[int, str]]:
+        self, article: Article, raw: dict[int, list[tuple[int, int]]], tids: Iterable[int]
+    ) -> list[Support]:
         """Accepted municipality mentions; a name inside a longer name is dropped
         ("Bergen" in "Bergen op Zoom", "Cuijk" in "Land van Cuijk")."""
         targets = self.matcher.targets
+        orig, identity = article.orig, article.folded.offsets is None
         found: list[Support] = []
-        keys: dict[int, str] = {}
-        for tid in self.matcher.place_targets & raw.keys():
-            place = targets[tid].places[0]
+        for tid in tids:
+            place, label = targets[tid].places[0], targets[tid].label
             for s, e in raw[tid]:
-                o_start, o_end = article.span(s, e)
-                if accept_place(place, article.orig, o_start, o_end, article.field_start(o_start)):
-                    found.append((s, e, tid, targets[tid].label))
-                    keys[tid] = place.key
+                o_start, o_end = (s, e) if identity else article.span(s, e)
+                if not place.needs and orig[o_start].isupper():
+                    # The common case, inlined: a capitalised, unambiguous name.
+                    if orig.find("rovincie", max(0, o_start - 11), o_start) == -1:
+                        found.append((s, e, tid, label))
+                elif accept_place(place, orig, o_start, o_end, article.field_start(o_start)):
+                    found.append((s, e, tid, label))
         found.sort(key=lambda h: (h[0], -h[1]))
         kept: list[Support] = []
         for hit in found:
             if kept and hit[0] >= kept[-1][0] and hit[1] <= kept[-1][1]:
                 continue
             kept.append(hit)
-        return kept, keys
+        return kept
 
-    def _score(self, compiled: _Topic, ctx: Context) -> TopicMatch:
+    def _score(self, compiled: _Topic, ctx: Context, explain_all: bool) -> TopicMatch | None:
         topic = compiled.topic
         sim_cache: list[float | None] = []
 
         def similarity() -> float | None:
             if not sim_cache:
-                sim_cache.append(
-                    compiled.examples.score(ctx.article.tokens()) if compiled.examples else None
-                )
+                examples = compiled.examples
+                sim_cache.append(examples.score(ctx.article.tokens()) if examples else None)
             return sim_cache[0]
 
         ctx.similarity = similarity
-        scores, supports = self._rule_scores(compiled, ctx, topic.fields)
+        result = self._rule_scores(compiled, ctx, topic.fields, explain_all)
+        if result is None:
+            return None  # exclusions only subtract: no need to look further
+        scores, supports = result
         penalties, vetoed = self._exclusions(compiled, ctx)
-        total = round(sum(s.points for s in scores) - sum(-p.points for p in penalties), 2)
-        required = compiled.require is None or compiled.require.evaluate(ctx) is not None
+        total = round(sum(s.points for s in scores) + sum(p.points for p in penalties), 2)
+        required = compiled.require is None or ctx.eval(compiled.require) is not None
         matched = required and not vetoed and total >= topic.threshold
-        return self._explain(
-            compiled, ctx, total, matched, scores + penalties, supports, similarity()
-        )
+        if not (matched or explain_all):
+            return None
+        rules = scores + penalties
+        return self._explain(compiled, ctx, total, matched, rules, supports, similarity())
 
     def _rule_scores(
-        self, compiled: _Topic, ctx: Context, weights: FieldWeights
-    ) -> tuple[list[RuleScore], list[Support]]:
-        scores: list[RuleScore] = []
+        self, compiled: _Topic, ctx: Context, weights: FieldWeights, explain_all: bool
+    ) -> tuple[list[RuleScore], list[Support]] | None:
+        """Points of the rules that hold, cheapest rules first. Returns None as soon
+        as the threshold is out of reach (unless every rule must be explained)."""
+        candidates = [rule for rule in compiled.rules if rule.node.may_hold(ctx)]
+        reachable = sum(rule.bound for rule in candidates)
+        threshold = compiled.topic.threshold
+        got_points: dict[int, RuleScore] = {}
         supports: list[Support] = []
-        for rule in compiled.rules:
+        for rule in sorted(candidates, key=lambda r: r.cost):
+            if not explain_all and reachable < threshold:
+                return None
             ctx.fields = rule.fields
-            got = rule.node.evaluate(ctx)
+            got = ctx.eval(rule.node)
             ctx.fields = None
-            if got is None:
-                continue
-            points = _points(rule, got, ctx, weights)
-            scores.append(RuleScore(rule.name, points))
-            supports += got
-        return scores, supports
+            points = 0.0 if got is None else _points(rule, got, ctx, weights)
+            reachable -= rule.bound - points
+            if got is not None:
+                got_points[id(rule)] = RuleScore(rule.name, points)
+                supports += got
+        if not explain_all and reachable < threshold:
+            return None
+        # Report in the order of the file, which is the order operators think in.
+        return [got_points[id(r)] for r in compiled.rules if id(r) in got_points], supports
 
     @staticmethod
     def _exclusions(compiled: _Topic, ctx: Context) -> tuple[list[RuleScore], bool]:
         fired: list[RuleScore] = []
         vetoed = False
         for excl in compiled.exclusions:
-            if excl.node.evaluate(ctx) is None:
+            if ctx.eval(excl.node) is None:
                 continue
-            if excl.unless is not None and excl.unless.evaluate(ctx) is not None:
+            if excl.unless is not None and ctx.eval(excl.unless) is not None:
                 continue
             vetoed = vetoed or excl.veto
             fired.append(RuleScore(excl.name + (" (veto)" if excl.veto else ""), -excl.penalty))
@@ -263,14 +295,16 @@ class Classifier:
         hits: dict[tuple[int, int], Hit] = {}
         places: list[str] = []
         labels: list[str] = []
-        for s, e, tid, label in sorted(supports, key=lambda h: (h[0], -h[1])):
+        reach = -1  # furthest end of the passages kept so far
+        for s, e, tid, label in sorted(set(supports), key=lambda h: (h[0], -h[1])):
             if tid in self.matcher.place_targets:
                 places += [] if label in places else [label]
             else:
                 labels.append(label)
             s, e = article.whole_words(s, e)
-            if any(k[0] <= s and e <= k[1] for k in hits):
+            if e <= reach:
                 continue  # "samenwerk*" inside "*samenwerking*": show the passage once
+            reach = e
             o_start, o_end = article.span(s, e)
             field = article.field_of(s)
             base = 0 if field == TITLE else article.text_start

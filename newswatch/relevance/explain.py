@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -85,10 +86,11 @@ def snippet(text: str, spans: list[tuple[int, int]], width: int = 240) -> str:
         return _WS.sub(" ", text[:width]).strip()
     spans = sorted(set(spans))
     lead_in = width // 4
+    starts = [s for s, _ in spans]
 
     def density(span: tuple[int, int]) -> int:
         lo = span[0] - lead_in
-        return sum(1 for s, e in spans if s >= lo and e <= lo + width)
+        return bisect_right(starts, lo + width) - bisect_left(starts, lo)
 
     anchor = max(spans, key=density)
     start = max(0, anchor[0] - lead_in)

@@ -116,15 +116,19 @@ _PLACE_CONTEXT = frozenset(
 # Words that make it a surname or something else: "Van Buren", "De Best", "provincie Utrecht".
 _NOT_PLACE = frozenset("van de den der ter ten het provincie familie heer mevrouw".split())  # noqa: SIM905
 
-_PREV_WORD = re.compile(r"([^\W\d_]+)\W*$")
 _PREV_TWO = re.compile(r"([^\W\d_]+)\s+([^\W\d_]+)\W*$")
 _DATELINE_AFTER = re.compile(r"\s*(?:/|\s[–—-]\s|[–—-]\s)")
 
 
 def previous_word(orig: str, start: int) -> str:
     """The word before `start` in the original text, lower-cased ('' at the start)."""
-    match = _PREV_WORD.search(orig, max(0, start - 40), start)
-    return match.group(1).lower() if match else ""
+    i = start - 1
+    while i >= 0 and not orig[i].isalpha():
+        i -= 1
+    end = i + 1
+    while i >= 0 and orig[i].isalpha():
+        i -= 1
+    return orig[i + 1 : end].lower()
 
 
 def at_sentence_start(orig: str, start: int, field_start: int) -> bool:
@@ -147,13 +151,15 @@ def in_dateline(orig: str, start: int, end: int, field_start: int) -> bool:
 
 def accept_place(place: Place, orig: str, start: int, end: int, field_start: int) -> bool:
     """Does this occurrence of a place name really name the municipality?"""
-    prev = previous_word(orig, start)
-    if prev == "provincie":
+    # "leiden tot", "best", "huizen": names are written with a capital
+    # ("'s-Hertogenbosch": not necessarily the first letter).
+    if not orig[start].isupper() and not any(ch.isupper() for ch in orig[start:end]):
+        return False
+    if orig.find("rovincie", max(0, start - 11), start) != -1:
         return False  # "provincie Utrecht/Groningen" is the province
-    if not any(ch.isupper() for ch in orig[start:end]):
-        return False  # "leiden tot", "best", "huizen": names are written with a capital
     if not place.needs:
         return True
+    prev = previous_word(orig, start)
     if place.needs == "capital":
         return prev != "van"  # "Jan van Soest" is a person
     if prev in _PLACE_CONTEXT or in_dateline(orig, start, end, field_start):

@@ -59,6 +59,37 @@ def spellings(core: str) -> list[str]:
     return out
 
 
+class Scan:
+    """The raw result of one scan: which keys ended where.
+
+    Most articles can be ruled out from *which* targets occur at all (see
+    Classifier), so positions are only grouped per target when asked for.
+    """
+
+    __slots__ = ("_found", "_matcher", "_present", "_spans")
+
+    def __init__(self, matcher: Matcher, found: list[tuple[int, int]]) -> None:
+        self._matcher, self._found = matcher, found
+        self._present: frozenset[int] | None = None
+        self._spans: dict[int, list[tuple[int, int]]] | None = None
+
+    @property
+    def present(self) -> frozenset[int]:
+        """Target ids that occur (before case and context checks)."""
+        if self._present is None:
+            key_tids = self._matcher._key_tids
+            self._present = frozenset(
+                tid for key in {key for _, key in self._found} for tid in key_tids[key]
+            )
+        return self._present
+
+    @property
+    def spans(self) -> dict[int, list[tuple[int, int]]]:
+        if self._spans is None:
+            self._spans = self._matcher.spans(self._found)
+        return self._spans
+
+
 class Matcher:
     """Collects keys, builds the automaton once, scans folded texts."""
 
@@ -69,6 +100,10 @@ class Matcher:
         self._automaton: ahocorasick.Automaton | None = None
         self.case_targets: frozenset[int] = frozenset()
         self.place_targets: frozenset[int] = frozenset()
+        self.coop_targets: frozenset[int] = frozenset()
+        self._start_back: list[int] = []
+        self._end_back: list[int] = []
+        self._key_tids: list[tuple[int, ...]] = []
 
     # --- building --------------------------------------------------------------------
 
@@ -113,28 +148,38 @@ class Matcher:
 
     def build(self) -> None:
         automaton = ahocorasick.Automaton()
-        for key, (start_back, end_back, tids) in self._keys.items():
-            automaton.add_word(key, (start_back, end_back, tuple(tids)))
+        self._start_back, self._end_back, self._key_tids = [], [], []
+        for index, (key, (start_back, end_back, tids)) in enumerate(self._keys.items()):
+            automaton.add_word(key, index)
+            self._start_back.append(start_back)
+            self._end_back.append(end_back)
+            self._key_tids.append(tuple(tids))
         automaton.make_automaton()
         self._automaton = automaton
         self.case_targets = frozenset(i for i, t in enumerate(self.targets) if t.case_sig)
         self.place_targets = frozenset(i for i, t in enumerate(self.targets) if t.kind == PLACE)
+        self.coop_targets = frozenset(i for i, t in enumerate(self.targets) if t.kind == COOP)
 
     # --- scanning --------------------------------------------------------------------
 
-    def scan(self, folded: str) -> dict[int, list[tuple[int, int]]]:
-        """Target id -> [(start, end)] in `folded` (which must not be padded)."""
+    def scan(self, padded: str) -> Scan:
+        """Run the automaton over the folded text padded with a space at both ends
+        (so that word keys like " best " also match at the very start and end)."""
         if self._automaton is None:
             self.build()
         assert self._automaton is not None
-        hits: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
-        # The text is padded with one space; `end - start_back` undoes both the
-        # padding and the key's own leading space.
-        for end, (start_back, end_back, tids) in self._automaton.iter(f" {folded} "):
-            span = (end - start_back, end - end_back)
-            for tid in tids:
-                hits[tid].append(span)
-        return hits
+        return Scan(self, list(self._automaton.iter(padded)))
+
+    def spans(self, found: list[tuple[int, int]]) -> dict[int, list[tuple[int, int]]]:
+        """Target id -> [(start, end)] in the unpadded folded text."""
+        start_back, end_back, key_tids = self._start_back, self._end_back, self._key_tids
+        out: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
+        # `end - start_back` undoes both the padding and the key's own leading space.
+        for end, key in found:
+            span = (end - start_back[key], end - end_back[key])
+            for tid in key_tids[key]:
+                out[tid].append(span)
+        return out
 
     @property
     def literal_keys(self) -> list[str]:

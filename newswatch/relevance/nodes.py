@@ -8,7 +8,10 @@ is the term as the operator wrote it, so explanations read like the config.
 
 from __future__ import annotations
 
+import json
 import operator
+import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -21,6 +24,7 @@ from newswatch.relevance.normalize import fold_phrase
 from newswatch.relevance.rules import Clause, parse_comparison, parse_term
 
 Support = tuple[int, int, int, str]
+_CLAUSE_KEYS = set(Clause.model_fields)
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -33,22 +37,66 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 
 @dataclass(slots=True)
 class Context:
-    """Everything the evaluators need about one article."""
+    """Everything the evaluators need about one article, plus a memo of results.
+
+    Positions of hits, place-name context checks and cooperation hits cost
+    time, so they are worked out on first use; `present` (which targets occur
+    at all) and `place_bound` (how many municipalities at most) are enough to
+    rule most articles out.
+    """
 
     article: Article
-    terms: dict[int, list[tuple[int, int]]]
-    places: list[Support]
-    place_keys: dict[int, str]
-    coops: list[tuple[Support, str]]
-    similarity: Callable[[], float | None]
+    present: frozenset[int]
+    load_terms: Callable[[], dict[int, list[tuple[int, int]]]]
+    load_places: Callable[[], list[Support]]
+    load_coops: Callable[[], list[tuple[Support, str]]]
+    place_keys: dict[int, str]  # place target id -> what "municipalities" counts
+    place_bound: int
+    similarity: Callable[[], float | None] = lambda: None
     fields: frozenset[int] | None = None
+    memo: dict[tuple[int, frozenset[int] | None], list[Support] | None] = field(
+        default_factory=dict
+    )
+    _terms: dict[int, list[tuple[int, int]]] | None = None
+    _places: list[Support] | None = None
+    _coops: list[tuple[Support, str]] | None = None
+
+    @property
+    def terms(self) -> dict[int, list[tuple[int, int]]]:
+        if self._terms is None:
+            self._terms = self.load_terms()
+        return self._terms
+
+    @property
+    def places(self) -> list[Support]:
+        if self._places is None:
+            self._places = self.load_places()
+        return self._places
+
+    @property
+    def coops(self) -> list[tuple[Support, str]]:
+        if self._coops is None:
+            self._coops = self.load_coops()
+        return self._coops
 
     def allowed(self, start: int) -> bool:
         return self.fields is None or self.article.field_of(start) in self.fields
 
+    def eval(self, node: Node) -> list[Support] | None:
+        """Evaluate `node` once per field filter: the shared lists of topics.yaml
+        (*together, *strong, ...) appear in several rules and exclusions."""
+        key = (id(node), self.fields)
+        if key not in self.memo:
+            self.memo[key] = node.evaluate(self)
+        return self.memo[key]
+
 
 class Node(Protocol):
     def evaluate(self, ctx: Context) -> list[Support] | None: ...
+
+    def may_hold(self, ctx: Context) -> bool:
+        """Cheap and conservative: False only if the clause surely does not hold."""
+        ...
 
 
 @dataclass(slots=True)
@@ -63,18 +111,43 @@ class Term:
         out = [(s, e, self.tid, self.label) for s, e in spans if ctx.allowed(s)]
         return out or None
 
+    def may_hold(self, ctx: Context) -> bool:
+        return self.tid in ctx.present
+
 
 @dataclass(slots=True)
 class AnyOf:
     children: list[Node]
+    term_ids: frozenset[int] = frozenset()
+    terms: list[Term] = field(default_factory=list)
+    others: list[Node] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.terms = [c for c in self.children if isinstance(c, Term)]
+        self.term_ids = frozenset(c.tid for c in self.terms)
+        self.others = [c for c in self.children if not isinstance(c, Term)]
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
+        if not self.may_hold(ctx):
+            return None
         out: list[Support] | None = None
-        for child in self.children:
-            got = child.evaluate(ctx)
+        present = ctx.present
+        # Terms are cheap: evaluated directly, only when they occur at all.
+        for term in self.terms:
+            if term.tid in present:
+                got = term.evaluate(ctx)
+                if got is not None:
+                    out = (out or []) + got
+        for child in self.others:
+            got = ctx.eval(child)
             if got is not None:
                 out = (out or []) + got
         return out
+
+    def may_hold(self, ctx: Context) -> bool:
+        if not self.term_ids.isdisjoint(ctx.present):
+            return True
+        return any(c.may_hold(ctx) for c in self.others)
 
 
 @dataclass(slots=True)
@@ -82,13 +155,18 @@ class AllOf:
     children: list[Node]
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
+        if not self.may_hold(ctx):
+            return None
         out: list[Support] = []
         for child in self.children:
-            got = child.evaluate(ctx)
+            got = ctx.eval(child)
             if got is None:
                 return None
             out += got
         return out
+
+    def may_hold(self, ctx: Context) -> bool:
+        return all(c.may_hold(ctx) for c in self.children)
 
 
 @dataclass(slots=True)
@@ -96,7 +174,17 @@ class NoneOf:
     children: list[Node]
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
-        return None if any(c.evaluate(ctx) is not None for c in self.children) else []
+        return None if any(ctx.eval(c) is not None for c in self.children) else []
+
+    def may_hold(self, ctx: Context) -> bool:
+        return True
+
+
+# A word of Dutch news text is rarely longer than this; used to skip counting
+# words between hits that are obviously too far apart.
+_MAX_WORD = 40
+# Nor is a sentence longer than this many characters.
+_MAX_SENTENCE = 600
 
 
 @dataclass(slots=True)
@@ -109,43 +197,114 @@ class Near:
     ordered: bool
     label: str | None = None
 
+    def may_hold(self, ctx: Context) -> bool:
+        return all(c.may_hold(ctx) for c in self.children)
+
     def evaluate(self, ctx: Context) -> list[Support] | None:
-        lists = [child.evaluate(ctx) for child in self.children]
+        if not self.may_hold(ctx):
+            return None
+        lists = [ctx.eval(child) for child in self.children]
         if any(not hits for hits in lists):
             return None
+        rest = [sorted(hits) for hits in lists[1:]]  # type: ignore[type-var]
+        starts = [[hit[0] for hit in hits] for hits in rest]
         out: list[Support] = []
         for anchor in lists[0]:  # type: ignore[union-attr]
-            chosen = self._chain(ctx, anchor, lists[1:])  # type: ignore[arg-type]
-            if chosen:
+            chosen, prev = [anchor], anchor
+            for hits, hit_starts in zip(rest, starts, strict=True):
+                best = self._nearest(ctx, anchor, prev, hits, hit_starts)
+                if best is None:
+                    break
+                chosen.append(best)
+                prev = best
+            else:
                 out += chosen
         if self.label:
             out = [(s, e, t, self.label) for s, e, t, _ in out]
         return out or None
 
-    def _chain(self, ctx: Context, anchor: Support, rest: list[list[Support]]) -> list[Support]:
-        chosen, prev = [anchor], anchor
-        for hits in rest:
-            best, best_gap = None, self.within + 1
-            for hit in hits:
+    def _nearest(
+        self,
+        ctx: Context,
+        anchor: Support,
+        prev: Support,
+        hits: list[Support],
+        starts: list[int],
+    ) -> Support | None:
+        """The hit closest to `anchor` that may pair with it, or None.
+
+        Walks outwards from the anchor in both directions. In each direction the
+        first hit that is too far away, or in another sentence, ends the walk:
+        every hit beyond it is further away, and across the same sentence break.
+        """
+        best, best_gap = None, self.within + 1
+        pivot = bisect_left(starts, anchor[0])
+        after = range(pivot, len(hits))
+        before = range(pivot - 1, -1, -1) if not self.ordered else range(0)
+        for indices in (after, before):
+            for i in indices:
+                hit = hits[i]
                 if self.ordered and hit[0] < prev[1]:
                     continue
+                if anchor[0] <= hit[0] < anchor[1] or hit[0] <= anchor[0] < hit[1]:
+                    continue  # overlapping spans are the same words
                 gap = self._gap(ctx, anchor, hit)
-                if gap < best_gap:
+                if gap is not None and gap < best_gap:
                     best, best_gap = hit, gap
-            if best is None:
-                return []
-            chosen.append(best)
-            prev = best
-        return chosen
+                break
+        return best
 
-    def _gap(self, ctx: Context, a: Support, b: Support) -> int:
-        """Words between a and b, or a large number when they may not pair."""
+    def _gap(self, ctx: Context, a: Support, b: Support) -> int | None:
+        """Words between a and b, or None when they are too far apart to pair."""
         first, second = (a, b) if a[0] <= b[0] else (b, a)
-        if first[1] > second[0]:
-            return self.within + 1  # overlapping spans are the same words
-        if self.sentence and not ctx.article.same_sentence(first[0], second[0]):
-            return self.within + 1
-        return ctx.article.words_between(first[1], second[0])
+        chars = second[0] - first[1]
+        if chars > (self.within + 1) * _MAX_WORD or (self.sentence and chars > _MAX_SENTENCE):
+            return None
+        article = ctx.article
+        if self.sentence and not article.same_sentence(first[0], second[0]):
+            return None
+        if self.within > 1000:
+            return 0  # sentence-only proximity: the distance does not matter
+        gap = article.words_between(first[1], second[0])
+        return gap if gap <= self.within else None
+
+
+@dataclass(slots=True)
+class SplitVerb:
+    """A separable verb split over its clause: "zegt de overeenkomst op".
+
+    The finite forms come from the automaton. The particle is a very common word
+    ("op", "uit"), so rather than scanning for it everywhere it is looked up with
+    a regex after each verb form, up to the end of the sentence.
+    """
+
+    forms: Node
+    particle: str
+    within: int
+    label: str
+    pattern: re.Pattern[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pattern = re.compile(rf"(?<![^\W_]){re.escape(self.particle)}(?![^\W_])")
+
+    def may_hold(self, ctx: Context) -> bool:
+        return self.forms.may_hold(ctx) and f" {self.particle} " in ctx.article.padded
+
+    def evaluate(self, ctx: Context) -> list[Support] | None:
+        hits = ctx.eval(self.forms)
+        if not hits:
+            return None
+        article, out = ctx.article, []
+        text = article.folded.text
+        for start, end, tid, _ in hits:
+            found = self.pattern.search(text, end, end + (self.within + 1) * _MAX_WORD)
+            if not found or not ctx.allowed(found.start()):
+                continue
+            if article.words_between(end, found.start()) > self.within:
+                continue
+            if article.same_sentence(start, found.start()):
+                out += [(start, end, tid, self.label), (*found.span(), -1, self.label)]
+        return out or None
 
 
 @dataclass(slots=True)
@@ -160,10 +319,16 @@ class Places:
         distinct = {ctx.place_keys[h[2]] for h in hits}
         return hits if _OPS[self.op](len(distinct), self.count) else None
 
+    def may_hold(self, ctx: Context) -> bool:
+        if self.op in (">=", ">", "=="):
+            return ctx.place_bound >= self.count
+        return True
+
 
 @dataclass(slots=True)
 class Coops:
     kinds: frozenset[str] | None
+    tids: frozenset[int]  # the cooperation targets of these kinds
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
         hits = [
@@ -172,6 +337,9 @@ class Coops:
             if ctx.allowed(h[0]) and (not self.kinds or kind in self.kinds)
         ]
         return hits or None
+
+    def may_hold(self, ctx: Context) -> bool:
+        return not self.tids.isdisjoint(ctx.present)
 
 
 @dataclass(slots=True)
@@ -186,6 +354,9 @@ class Url:
         ok = any(fnmatch(host, p) or fnmatch(url.lower(), p) for p in self.patterns)
         return [] if ok else None
 
+    def may_hold(self, ctx: Context) -> bool:
+        return bool(ctx.article.url)
+
 
 @dataclass(slots=True)
 class Similar:
@@ -196,16 +367,25 @@ class Similar:
         score = ctx.similarity()
         return [] if score is not None and _OPS[self.op](score, self.value) else None
 
+    def may_hold(self, ctx: Context) -> bool:
+        return True
+
 
 @dataclass(slots=True)
 class Compiler:
     """Turns clauses into nodes, registering every term with the shared matcher."""
 
     matcher: Matcher
-    uses: set[str] = field(default_factory=set)  # "places", "coops", "url", "similarity"
-    term_ids: set[int] = field(default_factory=set)
+    _cache: dict[str, Node] = field(default_factory=dict)
 
     def compile(self, clause: Clause) -> Node:
+        """One node per distinct clause, so that repeated lists are evaluated once."""
+        key = json.dumps(clause.model_dump(include=_CLAUSE_KEYS), sort_keys=True, default=str)
+        if key not in self._cache:
+            self._cache[key] = self._compile(clause)
+        return self._cache[key]
+
+    def _compile(self, clause: Clause) -> Node:
         if clause.term is not None:
             return self._term(clause.term, clause.mode, clause.case)
         if clause.separable is not None:
@@ -225,24 +405,24 @@ class Compiler:
         if clause.none is not None:
             parts.append(NoneOf([self.compile(c) for c in clause.none]))
         if clause.municipalities is not None:
-            self.uses.add("places")
             parts.append(Places(*parse_comparison(clause.municipalities)))
         if clause.cooperations is not None:
-            self.uses.add("coops")
             kinds = None if clause.cooperations == "any" else frozenset(clause.cooperations)
-            parts.append(Coops(kinds))
+            tids = frozenset(
+                i
+                for i, t in enumerate(self.matcher.targets)
+                if t.coops and (kinds is None or t.coops[0].kind in kinds)
+            )
+            parts.append(Coops(kinds, tids))
         if clause.url is not None:
-            self.uses.add("url")
             parts.append(Url([p.lower() for p in clause.url]))
         if clause.similarity is not None:
-            self.uses.add("similarity")
             parts.append(Similar(*parse_comparison(clause.similarity)))
         return parts
 
     def _term(self, raw: str, mode: str | None, case: bool, label: str | None = None) -> Term:
         core, written_mode = parse_term(raw)
         tid = self.matcher.add_term(core, mode or written_mode, case=case, label=raw.strip())
-        self.term_ids.add(tid)
         return Term(tid, label or raw.strip())
 
     def _separable(self, clause: Clause) -> Node:
@@ -257,14 +437,15 @@ class Compiler:
             for w in dict.fromkeys([verb] + [particle + f for f in forms])
         ]
         te_form = self._term(f"{particle} te {rest}", "word", False, label)
-        split = Near(
-            [
-                AnyOf([self._term(f, "word", False, label) for f in forms]),
-                self._term(particle, "word", False, label),
-            ],
-            clause.within or 8,
-            sentence=True,
-            ordered=True,
-            label=label,
-        )
+        finite = AnyOf([self._term(f, "word", False, label) for f in forms])
+        split = SplitVerb(finite, particle, clause.within or 8, label)
         return AnyOf([*joined, te_form, split])
+
+
+def cost(node: Node) -> int:
+    """Rough evaluation cost, to try cheap rules first."""
+    own = {"Near": 4, "SplitVerb": 3, "Places": 3, "Similar": 5}.get(type(node).__name__, 0)
+    children = list(getattr(node, "children", []))
+    if isinstance(node, SplitVerb):
+        children.append(node.forms)
+    return own + sum(cost(c) for c in children)
