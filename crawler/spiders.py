@@ -54,6 +54,12 @@ class FeedJob:
     is_known: Callable[[str, str | None], bool] = lambda url, guid: False
     # Per-source CSS selectors from sources.yaml (`extract:`).
     overrides: ExtractOverrides = field(default_factory=ExtractOverrides)
+    # False for the periodic "distrust" fetch: no If-None-Match/If-Modified-Since,
+    # because some servers answer 304 or repeat an ETag after a change.
+    conditional: bool = True
+    # Set by RetryAfterMiddleware: seconds a server asked us to stay away
+    # (Retry-After) beyond what a run waits out; the source backs off that long.
+    retry_after: float | None = None
     report: CrawlReport = field(init=False)
 
     def __post_init__(self) -> None:
@@ -72,9 +78,9 @@ class FeedSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Any]:
         headers = {}
-        if self.job.etag:
+        if self.job.conditional and self.job.etag:
             headers["If-None-Match"] = self.job.etag
-        if self.job.last_modified:
+        if self.job.conditional and self.job.last_modified:
             headers["If-Modified-Since"] = self.job.last_modified
         yield scrapy.Request(
             self.job.url,

@@ -82,8 +82,12 @@ def write_config(
     sources: list[dict[str, Any]],
     subscribers: list[dict[str, Any]] | None = None,
     email: dict[str, Any] | None = None,
+    crawl: dict[str, Any] | None = None,
 ) -> Path:
-    """A complete config folder using the shipped topics.yaml."""
+    """A complete config folder using the shipped topics.yaml.
+
+    `crawl` entries are merged over the fast test defaults of settings.crawl.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     settings = {
         "database_url": db_url,
@@ -92,7 +96,7 @@ def write_config(
             "outbox_dir": str(directory.parent / "outbox"),
             **(email or {}),
         },
-        "crawl": {"delay": "0s", "timeout": "5s"},
+        "crawl": {"delay": "0s", "timeout": "5s", **(crawl or {})},
     }
     if subscribers is None:
         subscribers = [{"email": "lezer@example.org", "topics": [COOPERATION]}]
