@@ -132,6 +132,17 @@ POSITIVES = {
         "ZWOLLE – Zwolle koopt ook de komende jaren de vrouwenopvang in namens elf gemeenten "
         "in de regio. De afspraken tussen de gemeenten worden verlengd.",
     ),
+    "taken overnemen": (
+        "Harderwijk neemt belastingtaken van Oldebroek over",
+        "OLDEBROEK – Harderwijk neemt vanaf 2027 de heffing en invordering van de "
+        "gemeentelijke belastingen van Oldebroek over. De twee gemeenten tekenden een "
+        "dienstverleningsovereenkomst.",
+    ),
+    "taken uitvoeren voor een buurgemeente": (
+        "Eén loket voor werk en inkomen",
+        "Noordoostpolder voert de taken op het gebied van werk en inkomen voortaan uit voor "
+        "Urk. De gemeenteraden van Urk en Noordoostpolder stemden in met het voorstel.",
+    ),
     "ambtelijke fusie (diacritics folded)": (
         "Ambtelijke fusie geëvalueerd",
         "De ambtelijke fusie van Ommen en Hardenberg is geëvalueerd. De financiële voordelen "
@@ -219,6 +230,36 @@ NEGATIVES = {
         "Gemeente werkt samen met politie tegen overlast",
         "Rotterdam werkt samen met politie en ondernemers tegen overlast rond het station. "
         "Ook Schiedam kijkt mee.",
+    ),
+    "lokale omroepen": (
+        "Lokale omroepen Schiedam en Vlaardingen gaan samen",
+        "De lokale omroepen van Schiedam en Vlaardingen gaan samenwerken en willen op termijn "
+        "fuseren. Beide gemeenten betalen mee aan de streekomroep.",
+    ),
+    "bibliotheken": (
+        "Bibliotheken Zwolle en Kampen werken samen",
+        "De bibliotheken van Zwolle en Kampen gaan samenwerken bij de inkoop van boeken. "
+        "Een fusie van de twee stichtingen is niet aan de orde.",
+    ),
+    "scholen": (
+        "Scholen in Tiel en Culemborg werken samen aan techniekonderwijs",
+        "Twee middelbare scholen uit Tiel en Culemborg gaan samenwerken in een "
+        "techniekcampus. De gemeenten dragen bij aan het gebouw.",
+    ),
+    "politieke partijen": (
+        "Lokale partijen in Hof van Twente en Haaksbergen bundelen krachten",
+        "De lokale partijen in Hof van Twente en Haaksbergen gaan samenwerken bij de "
+        "gemeenteraadsverkiezingen. De fracties delen kennis en campagnemateriaal.",
+    ),
+    "energiecooperaties": (
+        "Energiecoöperaties Ede en Wageningen werken samen",
+        "Twee energiecoöperaties uit Ede en Wageningen gaan samenwerken bij de bouw van een "
+        "zonnepark. De leden stemden in.",
+    ),
+    "Belgische stad": (
+        "Antwerpen en Mechelen werken samen aan fietssnelweg",
+        "De steden Antwerpen en Mechelen werken samen aan een fietssnelweg. Ook Breda "
+        "volgt het project met belangstelling.",
     ),
     "BES": (
         "Openbaar lichaam Bonaire presenteert begroting",

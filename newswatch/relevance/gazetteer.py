@@ -161,7 +161,7 @@ def accept_place(place: Place, orig: str, start: int, end: int, field_start: int
         return True
     prev = previous_word(orig, start)
     if place.needs == "capital":
-        return prev != "van"  # "Jan van Soest" is a person
+        return prev != "van" or not _looks_like_a_name(orig, start)  # "Jan van Soest"
     if prev in _PLACE_CONTEXT or in_dateline(orig, start, end, field_start):
         return True
     if prev in _NOT_PLACE and _looks_like_a_name(orig, start):
