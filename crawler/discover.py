@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import urllib.request
 from dataclasses import dataclass
 from urllib.error import URLError
@@ -59,19 +60,25 @@ class _Fetched:
 
 
 def discover_feeds(
-    url: str, *, timeout: float = 10.0, user_agent: str | None = None
+    url: str, *, timeout: float = 10.0, budget: float = 60.0, user_agent: str | None = None
 ) -> list[DiscoveredFeed]:
     """Feeds of the site at `url`, autodiscovered ones first; [] if none answer.
 
-    Raises OSError (URLError, timeouts) only when `url` itself cannot be fetched.
+    `timeout` bounds each request, `budget` the whole search (candidates not
+    tried in time are skipped). Raises ValueError for a non-http(s) URL and
+    OSError (URLError, timeouts) only when `url` itself cannot be fetched.
     """
     agent = user_agent or _default_user_agent()
+    deadline = time.monotonic() + budget
     page = _fetch(url, timeout, agent)
     own = _as_feed(page, None, "page")
     if own:
         return [own]
     found: dict[str, DiscoveredFeed] = {}
     for candidate, title, how in _candidates(page):
+        if time.monotonic() > deadline:
+            log.warning("feed discovery: time budget spent, %s and later not tried", candidate)
+            break
         try:
             fetched = _fetch(candidate, timeout, agent)
         except (OSError, ValueError) as exc:

@@ -18,7 +18,7 @@ import scrapy
 from parsel import SelectorList
 from scrapy.http import Response, TextResponse
 
-from newswatch.crawler.pages import ArticlePagesSpider, PageHint, PageJob, is_text
+from newswatch.crawler.pages import ArticlePagesSpider, PageHint, PageJob
 from newswatch.crawler.urls import canonical_url
 
 log = logging.getLogger(__name__)
@@ -60,10 +60,9 @@ class ListingSpider(ArticlePagesSpider):
     def parse_listing(self, response: Response, page: int) -> Iterator[scrapy.Request]:
         if page == 1:
             self.report.http_status = response.status
-        if not is_text(response):
+        if not isinstance(response, TextResponse):  # an image or PDF: no selectors
             self._not_html(response, page)
             return
-        assert isinstance(response, TextResponse)
         if page == 1:
             self.report.status = "ok"
         urls = links(self.job.links.select(response), response)

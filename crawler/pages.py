@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import scrapy
-from scrapy.http import Response, TextResponse
+from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from newswatch.crawler.extract import ExtractOverrides, extract_article
@@ -128,8 +128,3 @@ class ArticlePagesSpider(scrapy.Spider):
     def fail(self, message: str) -> None:
         self.report.status = "error"
         self.report.error = message
-
-
-def is_text(response: Response) -> bool:
-    """Selectors only work on text responses; an image or PDF at the index URL is an error."""
-    return isinstance(response, TextResponse)

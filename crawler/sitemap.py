@@ -45,6 +45,8 @@ class SitemapEntry:
     when: datetime | None  # UTC; publication date if given, else lastmod
     date_only: bool = False
     title: str | None = None
+    # Only a news sitemap's publication date is one; lastmod is the last change.
+    published: datetime | None = None
 
 
 class SitemapSpider(ArticlePagesSpider):
@@ -87,7 +89,7 @@ class SitemapSpider(ArticlePagesSpider):
         entries = [e for e in url_entries(root) if self._wanted(e)]
         entries.sort(key=_newest_first)
         self.report.entries += len(entries)
-        hints = [PageHint(e.loc, e.title, None if e.date_only else e.when) for e in entries]
+        hints = [PageHint(e.loc, e.title, e.published) for e in entries]
         yield from self.follow_new(hints)
 
     def _follow_children(self, root: Any) -> Iterator[scrapy.Request]:
@@ -158,10 +160,14 @@ def _text(element: Any | None) -> str | None:
     return element.text.strip() or None
 
 
-def _entry(loc: str, date_text: str | None, title: str | None = None) -> SitemapEntry:
+def _entry(
+    loc: str, date_text: str | None, title: str | None = None, *, is_publication: bool = False
+) -> SitemapEntry:
     when = parse_iso(date_text, _AMSTERDAM) if date_text else None
     date_only = bool(date_text and _DATE_ONLY.match(date_text))
-    return SitemapEntry(loc=loc, when=when, date_only=date_only, title=title)
+    # A bare date says nothing about the hour; the page's own metadata is better then.
+    published = when if is_publication and not date_only else None
+    return SitemapEntry(loc, when, date_only, title, published)
 
 
 def url_entries(root: Any) -> Iterator[SitemapEntry]:
@@ -174,8 +180,11 @@ def url_entries(root: Any) -> Iterator[SitemapEntry]:
         if not loc:
             continue
         news = _children(fields["news"]) if "news" in fields else {}
-        date = _text(news.get("publication_date")) or _text(fields.get("lastmod"))
-        yield _entry(loc, date, _text(news.get("title")))
+        published = _text(news.get("publication_date"))
+        if published:
+            yield _entry(loc, published, _text(news.get("title")), is_publication=True)
+        else:
+            yield _entry(loc, _text(fields.get("lastmod")), _text(news.get("title")))
 
 
 def child_sitemaps(root: Any) -> Iterator[SitemapEntry]:

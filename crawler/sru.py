@@ -151,6 +151,11 @@ class SruSpider(ArticlePagesSpider):
             url = canonical_url(record.url)
             if url in seen or self.job.is_known(url, record.identifier):
                 continue
+            if len(seen) >= self.job.max_items:
+                log.warning(
+                    "%s: more than %d new records, the rest waits", self.job.name, len(seen)
+                )
+                return
             seen.add(url)
             self.report.new_items += 1
             yield record_item(record, self.job.name)

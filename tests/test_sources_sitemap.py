@@ -129,6 +129,10 @@ def test_index_to_sitemaps_within_the_lastmod_window(tmp_path: Path, server: Sou
         },
     )
     assert set(articles) == {f"{base}/nieuws/sluis-gerenoveerd", f"{base}/nieuws/kermis-gaat-door"}
+    # lastmod is the last change, not the publication: the page's byline date wins.
+    assert {a.published_at.date().isoformat() for a in articles.values() if a.published_at} == {
+        "2026-11-19"  # 20-11-2026 00:00 in Amsterdam, stored in UTC
+    }
     paths = server.paths()
     assert "/sitemap-nieuws-nu.xml" in paths
     assert "/sitemap-paginas.xml" in paths  # gzip-compressed file, read and filtered by pattern
