@@ -151,7 +151,7 @@ class Classifier:
     @staticmethod
     def _bound(compiled: _Topic, ctx: Context) -> float:
         """An upper bound of the score from which terms occur at all (no evaluation)."""
-        return sum(rule.bound for rule in compiled.rules if rule.node.may_hold(ctx))
+        return sum(rule.bound for rule in compiled.rules if ctx.may(rule.node))
 
     def _context(self, article: Article) -> Context:
         scan = self.matcher.scan(article.padded)
@@ -247,7 +247,7 @@ class Classifier:
     ) -> tuple[list[RuleScore], list[Support]] | None:
         """Points of the rules that hold, cheapest rules first. Returns None as soon
         as the threshold is out of reach (unless every rule must be explained)."""
-        candidates = [rule for rule in compiled.rules if rule.node.may_hold(ctx)]
+        candidates = [rule for rule in compiled.rules if ctx.may(rule.node)]
         reachable = sum(rule.bound for rule in candidates)
         threshold = compiled.topic.threshold
         got_points: dict[int, RuleScore] = {}
@@ -329,7 +329,9 @@ class Classifier:
 def _points(rule: _Rule, got: list[Support], ctx: Context, weights: FieldWeights) -> float:
     """weight x the best field weight; with `max`, every distinct hit counts up to max."""
     article = ctx.article
-    anchors = [h for h in got if h[2] not in ctx.place_keys] or got
+    # Places support a rule but are not what it counts; nor is the particle of a
+    # split verb (tid -1), which belongs to the verb form before it.
+    anchors = [h for h in got if h[2] not in ctx.place_keys and h[2] != -1] or got
     factors = [weights.of(FIELD_NAMES[article.field_of(h[0])]) for h in anchors]
     if not factors:
         return rule.weight  # a test without hits (url, similarity, none)

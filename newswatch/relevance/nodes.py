@@ -57,6 +57,7 @@ class Context:
     memo: dict[tuple[int, frozenset[int] | None], list[Support] | None] = field(
         default_factory=dict
     )
+    may_memo: dict[int, bool] = field(default_factory=dict)
     _terms: dict[int, list[tuple[int, int]]] | None = None
     _places: list[Support] | None = None
     _coops: list[tuple[Support, str]] | None = None
@@ -81,6 +82,14 @@ class Context:
 
     def allowed(self, start: int) -> bool:
         return self.fields is None or self.article.field_of(start) in self.fields
+
+    def may(self, node: Node) -> bool:
+        """`node.may_hold`, once per article: subtrees are shared between rules."""
+        key = id(node)
+        found = self.may_memo.get(key)
+        if found is None:
+            found = self.may_memo[key] = node.may_hold(self)
+        return found
 
     def eval(self, node: Node) -> list[Support] | None:
         """Evaluate `node` once per field filter: the shared lists of topics.yaml
@@ -128,7 +137,7 @@ class AnyOf:
         self.others = [c for c in self.children if not isinstance(c, Term)]
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
-        if not self.may_hold(ctx):
+        if not ctx.may(self):
             return None
         out: list[Support] | None = None
         present = ctx.present
@@ -147,7 +156,7 @@ class AnyOf:
     def may_hold(self, ctx: Context) -> bool:
         if not self.term_ids.isdisjoint(ctx.present):
             return True
-        return any(c.may_hold(ctx) for c in self.others)
+        return any(ctx.may(c) for c in self.others)
 
 
 @dataclass(slots=True)
@@ -155,7 +164,7 @@ class AllOf:
     children: list[Node]
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
-        if not self.may_hold(ctx):
+        if not ctx.may(self):
             return None
         out: list[Support] = []
         for child in self.children:
@@ -166,7 +175,7 @@ class AllOf:
         return out
 
     def may_hold(self, ctx: Context) -> bool:
-        return all(c.may_hold(ctx) for c in self.children)
+        return all(ctx.may(c) for c in self.children)
 
 
 @dataclass(slots=True)
@@ -198,10 +207,10 @@ class Near:
     label: str | None = None
 
     def may_hold(self, ctx: Context) -> bool:
-        return all(c.may_hold(ctx) for c in self.children)
+        return all(ctx.may(c) for c in self.children)
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
-        if not self.may_hold(ctx):
+        if not ctx.may(self):
             return None
         lists = [ctx.eval(child) for child in self.children]
         if any(not hits for hits in lists):
@@ -288,7 +297,7 @@ class SplitVerb:
         self.pattern = re.compile(rf"(?<![^\W_]){re.escape(self.particle)}(?![^\W_])")
 
     def may_hold(self, ctx: Context) -> bool:
-        return self.forms.may_hold(ctx) and f" {self.particle} " in ctx.article.padded
+        return ctx.may(self.forms) and f" {self.particle} " in ctx.article.padded
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
         hits = ctx.eval(self.forms)
@@ -444,7 +453,8 @@ class Compiler:
 
 def cost(node: Node) -> int:
     """Rough evaluation cost, to try cheap rules first."""
-    own = {"Near": 4, "SplitVerb": 3, "Places": 3, "Similar": 5}.get(type(node).__name__, 0)
+    # Place names need a context check each, and an article names many places.
+    own = {"Near": 4, "SplitVerb": 2, "Places": 6, "Similar": 8}.get(type(node).__name__, 0)
     children = list(getattr(node, "children", []))
     if isinstance(node, SplitVerb):
         children.append(node.forms)

@@ -46,9 +46,12 @@ def _fold_char(ch: str) -> str:
     return " "
 
 
-# ASCII is handled with bytes.translate, which is a C loop over a 256-byte table.
-# Only ASCII bytes ever reach it; the upper half is the identity.
-_ASCII_TABLE = bytes(ord(_fold_char(chr(i)) or " ") for i in range(128)) + bytes(range(128, 256))
+# ASCII is handled with bytes.translate, which is a C loop over a 256-byte table
+# that also lower-cases (cheaper than str.lower on the whole text). Only ASCII
+# bytes ever reach it; the upper half is the identity.
+_ASCII_TABLE = bytes(ord(_fold_char(chr(i).lower()) or " ") for i in range(128)) + bytes(
+    range(128, 256)
+)
 
 
 @lru_cache(maxsize=4096)
@@ -84,20 +87,19 @@ class Folded:
 
 def fold(text: str) -> Folded:
     """Fold `text` for matching (see module docstring)."""
-    low = text.lower()
+    low = text
+    if not low.isascii():
+        # A Dutch article has only a handful of distinct non-ASCII characters
+        # (ë, é, “, –, ...): replace each one everywhere in one C-level pass.
+        for ch in set(_NON_ASCII.findall(low)):
+            low = low.replace(ch, _fold_non_ascii(ch))
     if len(low) == len(text):
-        if not low.isascii():
-            # A Dutch article has only a handful of distinct non-ASCII characters
-            # (ë, é, “, –, ...): replace each one everywhere in one C-level pass.
-            for ch in set(_NON_ASCII.findall(low)):
-                low = low.replace(ch, _fold_non_ascii(ch))
-        if len(low) == len(text):
-            try:
-                raw = low.encode("ascii")
-            except UnicodeEncodeError:
-                pass  # letters from other scripts remain: take the slow path
-            else:
-                return Folded(raw.translate(_ASCII_TABLE).decode("ascii"), None, len(text))
+        try:
+            raw = low.encode("ascii")
+        except UnicodeEncodeError:
+            pass  # letters from other scripts remain: take the slow path
+        else:
+            return Folded(raw.translate(_ASCII_TABLE).decode("ascii"), None, len(text))
     return _fold_slow(text)
 
 
