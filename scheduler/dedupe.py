@@ -11,7 +11,9 @@ once. Every article gets two fingerprints of its normalised text:
 
 `find_story` attaches a new article to the story of an earlier one when the
 exact hash matches, when the SimHash is close *and* enough shingles are shared,
-or — for texts too short to fingerprint — when the titles are the same.
+or — when either text is too short to fingerprint — when the titles are the
+same. Two full texts never merge on the title alone: "Gemeenteraad stemt in
+met begroting" is news in every town.
 
 Complexity: the near-duplicate check is a linear scan, O(n) in the articles
 of the last `WINDOW` (one integer each, an XOR and a popcount in Python), plus
@@ -196,9 +198,12 @@ def find_story(
         )
         if story_id is not None:
             return session.get(Story, story_id)
-    if article.simhash is not None:
-        return _near_duplicate(session, article, recent)
-    return _same_title(session, article, recent)
+    if article.simhash is None:
+        return _same_title(session, article, recent)
+    # A full text may also meet the short feed summary of the same story that
+    # came first (its page was unreachable): then only the title can tell.
+    near = _near_duplicate(session, article, recent)
+    return near or _same_title(session, article, [*recent, Article.simhash.is_(None)])
 
 
 def _recent(article: Article, since: datetime) -> list[ColumnElement[bool]]:
@@ -236,7 +241,7 @@ def _near_duplicate(
 def _same_title(
     session: Session, article: Article, recent: list[ColumnElement[bool]]
 ) -> Story | None:
-    """For texts too short to fingerprint: the same normalised title within the window."""
+    """The same normalised title, for when one side is too short to fingerprint."""
     title = normalise(article.title)
     if len(title.split()) < MIN_TITLE_WORDS:
         return None

@@ -363,6 +363,29 @@ def test_short_feed_items_group_by_title_only(db_url: str) -> None:
     db.dispose()
 
 
+def test_full_text_joins_an_earlier_feed_summary_by_title(db_url: str) -> None:
+    db = open_database(db_url)
+    ing = ingestor(db)
+    # Outlet A's page was unreachable: only its feed summary is stored, first.
+    summary = "Schiedam en Vlaardingen openen in april een gezamenlijke milieustraat."
+    short = ing.ingest(item("https://a.example/1", "A", summary))
+    full = ing.ingest(item("https://b.example/1", "B", PRESS_RELEASE))
+    assert full.story_id == short.story_id
+    assert full.alerts == 0
+    db.dispose()
+
+
+def test_two_full_texts_never_merge_on_the_title_alone(db_url: str) -> None:
+    db = open_database(db_url)
+    ing = ingestor(db)
+    title = "Gemeenteraad stemt in met de begroting"
+    one = ing.ingest(item("https://a.example/1", "A", OTHER_TOPIC, title))
+    two = ing.ingest(item("https://b.example/1", "B", OTHER_SAME_TOWNS, title))
+    assert one.story_id != two.story_id
+    assert two.new_story
+    db.dispose()
+
+
 def test_find_story_never_matches_the_article_itself(db_url: str) -> None:
     db = open_database(db_url)
     ing = ingestor(db)
