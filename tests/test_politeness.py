@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -340,3 +341,73 @@ def test_the_retry_after_wait_gives_way_to_a_stopping_crawl() -> None:
     with pytest.raises(IgnoreRequest):
         asyncio.run(middleware._sleep(60))
     assert time.monotonic() - started < 1
+
+
+def make_middleware(**settings: Any) -> Any:
+    from scrapy.settings import Settings
+
+    from newswatch.crawler.middlewares import RetryAfterMiddleware
+    from newswatch.crawler.spiders import FeedJob
+
+    class Stats:
+        def inc_value(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    job = FeedJob(name="Druk", url="http://127.0.0.1:1/feed.xml")
+    crawler = SimpleNamespace(
+        settings=Settings({"RETRY_TIMES": 1, **settings}),
+        stats=Stats(),
+        engine=SimpleNamespace(running=True),
+    )
+    crawler.spider = SimpleNamespace(job=job, crawler=crawler)
+    middleware = RetryAfterMiddleware(crawler.settings)
+    middleware.crawler = crawler  # type: ignore[assignment]
+    return middleware, job
+
+
+def answer(status: int, retry_after: str | None = None) -> Any:
+    from scrapy import Request
+    from scrapy.http import Response
+
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    request = Request("http://127.0.0.1:1/feed.xml")
+    return request, Response(request.url, status=status, headers=headers, request=request)
+
+
+def test_middleware_retries_within_the_cap_and_holds_the_host() -> None:
+    from scrapy import Request
+
+    middleware, job = make_middleware()
+    request, response = answer(429, "2")
+    retry = middleware.process_response(request, response)
+    assert isinstance(retry, Request)
+    assert retry.meta["retry_times"] == 1
+    wait = middleware._not_before["127.0.0.1:1"] - time.monotonic()
+    assert 1.5 < wait <= 2
+    assert job.retry_after is None
+    # Out of retries: give up, and let the wish back the source off.
+    again = middleware.process_response(retry, answer(429, "2")[1])
+    assert again.status == 429
+    assert job.retry_after == 2
+
+
+def test_middleware_gives_up_at_once_beyond_the_cap() -> None:
+    middleware, job = make_middleware(RETRY_AFTER_MAX=60)
+    request, response = answer(503, "61")
+    assert middleware.process_response(request, response) is response
+    assert job.retry_after == 61
+    assert not middleware._not_before
+
+
+def test_middleware_leaves_other_answers_to_scrapy_retry() -> None:
+    from scrapy import Request
+
+    middleware, job = make_middleware()
+    request, response = answer(500)
+    assert isinstance(middleware.process_response(request, response), Request)
+    request, response = answer(429)  # no Retry-After: plain retry
+    assert isinstance(middleware.process_response(request, response), Request)
+    request, response = answer(404, "3600")  # Retry-After only counts on 429/503
+    assert middleware.process_response(request, response) is response
+    assert job.retry_after is None
+    assert not middleware._not_before
