@@ -26,7 +26,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.exceptions import IgnoreRequest
 
 if TYPE_CHECKING:
@@ -97,10 +97,10 @@ class RetryAfterMiddleware(RetryMiddleware):
         if request.meta.get("dont_retry", False):
             return response
         if response.status not in RETRY_AFTER_STATUSES:
-            return super().process_response(request, response)
+            return self._plain_retry(request, response, spider)
         wait = parse_retry_after(response.headers.get("Retry-After"))
         if wait is None:
-            return super().process_response(request, response)
+            return self._plain_retry(request, response, spider)
         if wait > self.max_wait:
             log.warning(
                 "%s asks to wait %.0f s (HTTP %d); more than %.0f s, giving up for this run",
@@ -111,13 +111,27 @@ class RetryAfterMiddleware(RetryMiddleware):
             )
             self._note_wish(wait)
             return response
-        retry = self._retry(request, f"HTTP {response.status}, Retry-After {wait:.0f} s")
+        retry = get_retry_request(
+            request,
+            spider=self.crawler.spider,
+            reason=f"HTTP {response.status}, Retry-After {wait:.0f} s",
+            max_retry_times=request.meta.get("max_retry_times", self.max_retry_times),
+            priority_adjust=request.meta.get("priority_adjust", self.priority_adjust),
+        )
         if retry is None:
             self._note_wish(wait)  # still refused after our retries: respect it next run too
             return response
         host = _host(request.url)
         self._not_before[host] = max(self._not_before.get(host, 0.0), time.monotonic() + wait)
         return retry
+
+    def _plain_retry(
+        self, request: Request, response: Response, spider: Spider | None
+    ) -> Request | Response:
+        # Scrapy < 2.14 passes (and requires) the spider; newer versions do not.
+        if spider is None:
+            return super().process_response(request, response)
+        return super().process_response(request, response, spider)  # type: ignore[call-arg]
 
     async def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
