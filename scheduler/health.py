@@ -32,11 +32,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from newswatch.crawler.middlewares import error_kind
 from newswatch.crawler.spiders import CrawlReport
+from newswatch.models import Article
 from newswatch.models import Source as SourceRow
 from newswatch.storage import Database
 
@@ -243,6 +244,9 @@ class SourceHealth:
     total_items: int
     empty_runs: int
     backoff_until: datetime | None
+    # When this source last brought an article newswatch had not seen (from
+    # the articles table): tells a quiet source from a broken one.
+    last_item_at: datetime | None = None
 
     @property
     def silent(self) -> bool:
@@ -270,16 +274,25 @@ def health_rows(db: Database, configured: list[Any] | None = None) -> list[Sourc
     """
     with db.session() as session:
         rows = {row.name: row for row in session.scalars(select(SourceRow))}
+        newest = dict(
+            session.execute(
+                select(Article.source_name, func.max(Article.first_seen_at)).group_by(
+                    Article.source_name
+                )
+            ).all()
+        )
     if configured is None:
         names = sorted(rows)
         urls: dict[str, str | None] = {}
     else:
         names = [source.name for source in configured]
         urls = {source.name: str(source.url) for source in configured}
-    return [_health(name, rows.get(name), urls.get(name)) for name in names]
+    return [_health(name, rows.get(name), urls.get(name), newest.get(name)) for name in names]
 
 
-def _health(name: str, row: SourceRow | None, url: str | None) -> SourceHealth:
+def _health(
+    name: str, row: SourceRow | None, url: str | None, last_item_at: datetime | None
+) -> SourceHealth:
     if row is None:
         return SourceHealth(name, url, None, None, None, None, None, 0, 0, 0, 0, None)
     return SourceHealth(
@@ -295,10 +308,18 @@ def _health(name: str, row: SourceRow | None, url: str | None) -> SourceHealth:
         total_items=row.total_items or 0,
         empty_runs=row.empty_runs or 0,
         backoff_until=row.backoff_until,
+        last_item_at=_utc(last_item_at),
     )
 
 
-_COLUMNS = ("SOURCE", "STATE", "LAST SUCCESS", "FAILS", "ITEMS", "TOTAL", "LAST ERROR")
+def _utc(value: datetime | None) -> datetime | None:
+    # func.max() bypasses the column type: SQLite hands back a naive UTC value.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+_COLUMNS = ("SOURCE", "STATE", "LAST SUCCESS", "LAST ITEM", "FAILS", "ITEMS", "TOTAL", "LAST ERROR")
 
 
 def format_health_table(
@@ -328,6 +349,7 @@ def _cells(row: SourceHealth, now: datetime, zone: ZoneInfo) -> tuple[str, ...]:
         row.name,
         state,
         _time(row.last_success_at, zone),
+        _time(row.last_item_at, zone),
         str(row.consecutive_failures),
         str(row.items_last_run),
         str(row.total_items),

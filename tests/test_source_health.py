@@ -267,6 +267,17 @@ def test_health_rows_and_table(db: Database) -> None:
     for _ in range(SILENT_AFTER):
         record(db, source("Stil"), ok(entries=0, new=0), now=T0)
     record(db, source("Weg"), ok(), now=T0)  # no longer in the config
+    with db.transaction() as session:
+        for minutes in (0, 30):
+            session.add(
+                Article(
+                    url=f"http://127.0.0.1:1/nieuws/{minutes}",
+                    source_name="Goed",
+                    title="Bericht",
+                    text="Tekst",
+                    first_seen_at=T0 + timedelta(minutes=minutes),
+                )
+            )
     configured = [source(n) for n in ("Goed", "Kapot", "Stil", "Nieuw")]
 
     rows = health_rows(db, configured)
@@ -277,22 +288,24 @@ def test_health_rows_and_table(db: Database) -> None:
 
     table = format_health_table(rows, now=now, zone=ZoneInfo("Europe/Amsterdam"))
     lines = table.splitlines()
-    assert lines[0].split() == [
-        "SOURCE",
-        "STATE",
-        "LAST",
-        "SUCCESS",
-        "FAILS",
-        "ITEMS",
-        "TOTAL",
-        "LAST",
-        "ERROR",
+    header = "SOURCE STATE LAST SUCCESS LAST ITEM FAILS ITEMS TOTAL LAST ERROR"
+    assert lines[0].split() == header.split()
+    # Times in Europe/Amsterdam (CET in November).
+    assert lines[1].split()[:8] == [
+        "Goed",
+        "ok",
+        "2026-11-28",
+        "13:00",
+        "2026-11-28",
+        "13:30",
+        "0",
+        "3",
     ]
-    assert lines[1].split()[:6] == ["Goed", "ok", "2026-11-28", "13:00", "0", "3"]  # CET
+    assert rows[0].last_item_at == T0 + timedelta(minutes=30)
     assert "backoff until 2026-11-28 13:22" in lines[2]
     assert "redirect_loop: IgnoreRequest: max redirections reached" in lines[2]
     assert f"silent ({SILENT_AFTER} empty runs)" in lines[3]
-    assert lines[4].split() == ["Nieuw", "new", "-", "0", "0", "0"]
+    assert lines[4].split() == ["Nieuw", "new", "-", "-", "0", "0", "0"]
     # Columns line up: every state starts where the header's STATE does.
     column = lines[0].index("STATE")
     assert all(line[column - 2 : column] == "  " and line[column] != " " for line in lines[1:])
