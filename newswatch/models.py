@@ -156,6 +156,17 @@ class AlertStatus(enum.StrEnum):
     pending = "pending"  # waiting to be sent (maybe after a retry delay)
     sent = "sent"  # accepted by the backend
     dead = "dead"  # gave up; the operator is told
+    held = "held"  # waits for the subscriber's next digest
+    digested = "digested"  # went out as part of a digest (see digest_id)
+    ambiguous = "ambiguous"  # the request went out, no answer came back
+    suppressed = "suppressed"  # the subscriber unsubscribed or bounced before it went out
+
+
+class SubscriberState(enum.StrEnum):
+    active = "active"
+    unsubscribed = "unsubscribed"
+    bouncing = "bouncing"
+    spam = "spam"  # marked as spam: suppressed like an unsubscribe
 
 
 class Alert(Base):
@@ -180,5 +191,87 @@ class Alert(Base):
     sent_at: Mapped[datetime | None]
     message_id: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(Text)
+    story_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stories.id", ondelete="SET NULL"), index=True
+    )
+    # instant: its own email; digest: held for the subscriber's next digest.
+    delivery: Mapped[str] = mapped_column(String(20), default="instant")
+    digest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("digests.id", ondelete="SET NULL"), index=True
+    )
+    # A sender claims a row by setting a lease; another sender (or the same
+    # one after a crash) may take it once the lease has run out.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
 
     article: Mapped[Article] = relationship()
+
+
+class Digest(Base):
+    """One digest email: the outbox row for a subscriber's period."""
+
+    __tablename__ = "digests"
+    __table_args__ = (
+        UniqueConstraint("subscriber", "period_end"),
+        Index("ix_digests_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber: Mapped[str] = mapped_column(String(254))
+    period_start: Mapped[datetime | None]
+    period_end: Mapped[datetime]
+    status: Mapped[AlertStatus] = mapped_column(
+        Enum(AlertStatus, native_enum=False, length=20), default=AlertStatus.pending
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+
+
+class Subscription(Base):
+    """What newswatch knows about an address beyond subscribers.yaml: its state.
+
+    An unsubscribe (link or webhook) or a bounce is kept here, so it holds
+    even while the address is still listed in subscribers.yaml, until the
+    operator re-subscribes it explicitly.
+    """
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    state: Mapped[SubscriberState] = mapped_column(
+        Enum(SubscriberState, native_enum=False, length=20), default=SubscriberState.active
+    )
+    reason: Mapped[str | None] = mapped_column(Text)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_by: Mapped[str | None] = mapped_column(String(40))  # link, webhook, operator
+    last_digest_at: Mapped[datetime | None]
+
+
+class WebhookEvent(Base):
+    """SendGrid events already processed; SendGrid retries for 24 h."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(200), unique=True)
+    event: Mapped[str] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+    alert_id: Mapped[int | None] = mapped_column(Integer)
+    occurred_at: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Meta(Base):
+    """Small key/value facts the installation keeps, e.g. the generated token secret."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
