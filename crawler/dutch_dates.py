@@ -195,7 +195,7 @@ def author_from_byline(text: str) -> str | None:
 def _author_after_date(line: str) -> str | None:
     """Maassluis24 style: a date, then a rubric word, then the author's name."""
     found = find_dates(line)
-    if not found or found[0].start > 3:
+    if not found or found[0].start > 3 or len(line) > 80:
         return None
     words = _NAME_END.split(line[found[0].end :].strip(), maxsplit=1)[0].split()
     stripped = False
@@ -204,7 +204,22 @@ def _author_after_date(line: str) -> str | None:
         stripped = True
     if not stripped and len(words) >= 3:
         words = words[1:]  # an unknown rubric
+    # One word after a date is a unit ("12:00 Uhr", "5 min") unless it names the desk.
+    if len(words) == 1 and words[0].lower() not in _DESKS:
+        return None
     return clean_name(" ".join(words)) if words else None
+
+
+_DESKS = {"redactie", "redaktion", "newsdesk", "eindredactie"}
+_NAME_PREFIX = re.compile(r"^(?:door|by|von|par|tekst|auteur)\b\s*:?\s*", re.IGNORECASE)
+
+
+def person_name(raw: str | None) -> str | None:
+    """An author value from structured data, tidied: no "Door " prefix, no URLs or handles."""
+    name = _NAME_PREFIX.sub("", " ".join((raw or "").split()))
+    if not name or len(name) > 80 or re.search(r"@|https?:|/|^\w+(?:\.\w+)+$", name):
+        return None
+    return name
 
 
 # --- datelines -------------------------------------------------------------

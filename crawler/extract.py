@@ -30,13 +30,16 @@ from zoneinfo import ZoneInfo
 import lxml.html
 import trafilatura
 from cssselect import SelectorError
+from htmldate import find_date
 from lxml import etree
 from trafilatura.metadata import extract_title
 
 from newswatch.crawler.dutch_dates import (
     author_from_byline,
+    clean_name,
     find_dates,
     parse_iso,
+    person_name,
     places_from_dateline,
     to_utc,
     zone,
@@ -160,12 +163,13 @@ def _extract(html: bytes | str, url: str, ov: ExtractOverrides, timezone: str) -
         _select_first(tree, ov.author)
         or _ld_author(ld, people_only=True)
         or _meta_author(tree)
+        or _author_element(tree)
         or _byline_author(visible_byline())
         or _ld_author(ld, people_only=False)  # the newsroom itself, "NU.nl"
     )
     return Extracted(
         title=title,
-        published=_published(tree, ld, ov.date, visible_byline, tz),
+        published=_published(tree, ld, ov.date, visible_byline, url, tz),
         author=author,
         text=text,
         places=places_from_dateline(text),
@@ -229,16 +233,16 @@ def _classes(el: etree._Element) -> str:
 
 def is_chrome(el: etree._Element) -> bool:
     """True if `el` or an ancestor is page chrome: header, nav, footer, weather, cookie bar."""
-    node: etree._Element | None = el
-    while node is not None:
-        tag = node.tag if isinstance(node.tag, str) else ""
-        if tag in ("nav", "footer") or (tag == "header" and not _in_article(node)):
-            return True
-        for token in _classes(node).split():
-            if _CHROME_CLASS.search(token) and not _ARTICLE_HEADER.search(token):
-                return True
-        node = node.getparent()
-    return False
+    return _chrome_node(el) or any(_chrome_node(a) for a in el.iterancestors())
+
+
+def _chrome_node(node: etree._Element) -> bool:
+    tag = node.tag if isinstance(node.tag, str) else ""
+    if tag in ("nav", "footer") or (tag == "header" and not _in_article(node)):
+        return True
+    return any(
+        _CHROME_CLASS.search(t) and not _ARTICLE_HEADER.search(t) for t in _classes(node).split()
+    )
 
 
 def _in_article(el: etree._Element) -> bool:
@@ -470,7 +474,7 @@ def _ld_author(ld: dict[str, Any], *, people_only: bool) -> str | None:
             if people_only and kind == "organization":
                 continue
             author = author.get("name")
-        name = _clean(author)
+        name = person_name(author) if isinstance(author, str) else None
         if name and name not in names:
             names.append(name)
     return ", ".join(names) or None
@@ -500,9 +504,10 @@ def _published(
     ld: dict[str, Any],
     selector: str | None,
     visible_byline: Callable[[], str],
+    url: str,
     tz: ZoneInfo,
 ) -> datetime | None:
-    """Publication time in UTC: override, JSON-LD, meta, <time>, then the visible byline."""
+    """Publication time in UTC: override, JSON-LD, meta, <time>, visible byline, htmldate."""
     if selector:
         raw = _select_first(tree, selector)
         if raw:
@@ -513,7 +518,24 @@ def _published(
         value = parse_iso(raw if isinstance(raw, str) else None, tz)
         if value:
             return value
-    return _visible_date(visible_byline(), tz)
+    return _visible_date(visible_byline(), tz) or _guessed_date(tree, url, tz)
+
+
+def _guessed_date(tree: lxml.html.HtmlElement, url: str, tz: ZoneInfo) -> datetime | None:
+    """Last resort: htmldate's quick search (URL, date-ish elements), with chrome cut away.
+
+    Its extensive free-text search stays off: it would read weather widgets.
+    """
+    clean = copy.deepcopy(tree)
+    for el in clean.xpath("//header|//nav|//footer|//*[@class or @id]"):
+        if el.getparent() is not None and _chrome_node(el):
+            el.drop_tree()
+    try:
+        raw = find_date(clean, url=url, extensive_search=False, original_date=True)
+    except Exception:  # htmldate is a best-effort guess; never worth a failed page
+        log.debug("htmldate failed on %s", url, exc_info=True)
+        return None
+    return parse_iso(raw, tz)
 
 
 def _visible_date(text: str, tz: ZoneInfo) -> datetime | None:
@@ -525,21 +547,47 @@ def _visible_date(text: str, tz: ZoneInfo) -> datetime | None:
 
 
 def _time_element(tree: lxml.html.HtmlElement) -> str | None:
-    """The datetime of the first <time> that is not chrome and not an update stamp."""
+    """The datetime of the article's <time>: one marked as published, else the first after
+    the headline (sidebars list other articles' times too), else the first on the page.
+    Chrome and update stamps never count."""
+    candidates = []
     for el in tree.iter("time"):
-        value = el.get("datetime")
         marks = f"{_classes(el)} {el.get('itemprop') or ''}".lower()
-        if not value or "modified" in marks or "updated" in marks or is_chrome(el):
+        if not el.get("datetime") or "modified" in marks or "updated" in marks or is_chrome(el):
             continue
-        return value
-    return None
+        if el.get("pubdate") is not None or "published" in marks or "datepublished" in marks:
+            return el.get("datetime")
+        candidates.append(el)
+    if not candidates:
+        return None
+    h1 = next((h for h in tree.iter("h1") if not is_chrome(h)), None)
+    after_h1 = set(h1.xpath("following::time")) if h1 is not None else set()
+    chosen = next((el for el in candidates if el in after_h1), candidates[0])
+    return chosen.get("datetime")
 
 
 def _meta_author(tree: lxml.html.HtmlElement) -> str | None:
+    # article:author is often a profile URL, which person_name rejects.
     raw = _meta(tree, "author", "article:author", "dc.creator", "parsely-author", "sailthru.author")
-    # article:author is often a profile URL; only a name is useful here.
-    if raw and not raw.startswith(("http://", "https://", "/")):
-        return _clean(raw)
+    return person_name(raw)
+
+
+_AUTHOR_XPATH = (
+    "//body//*[@rel='author' or @itemprop='author' or contains(@class, 'author')"
+    " or contains(@class, 'auteur') or contains(@class, 'byline')]"
+)
+
+
+def _author_element(tree: lxml.html.HtmlElement) -> str | None:
+    """The name in a byline element: <span class="author">, <a rel="author">, itemprop."""
+    for el in tree.xpath(_AUTHOR_XPATH):
+        names = el.xpath(".//*[@itemprop='name']") or [el]
+        text = " ".join(names[0].text_content().split())
+        if not text or len(text) > 80 or is_chrome(el):
+            continue
+        name = author_from_byline(text) or clean_name(person_name(text) or "")
+        if name:
+            return name
     return None
 
 
