@@ -278,7 +278,8 @@ class Classifier:
             if excl.unless is not None and ctx.eval(excl.unless) is not None:
                 continue
             vetoed = vetoed or excl.veto
-            fired.append(RuleScore(excl.name + (" (veto)" if excl.veto else ""), -excl.penalty))
+            points = -excl.penalty if excl.penalty else 0.0  # a veto has no points
+            fired.append(RuleScore(excl.name + (" (veto)" if excl.veto else ""), points))
         return fired, vetoed
 
     def _explain(
