@@ -36,6 +36,8 @@ class PageJob:
     max_items: int = 200
     is_known: Callable[[str, str | None], bool] = lambda url, guid: False
     overrides: ExtractOverrides = field(default_factory=ExtractOverrides)
+    # Seconds a server asked us to stay away (Retry-After beyond what one run waits).
+    retry_after: float | None = None
     report: CrawlReport = field(init=False)
 
     def __post_init__(self) -> None:

@@ -31,7 +31,7 @@ class CrawlReport:
     """The outcome of one run of one source, for health and logs."""
 
     source: str
-    status: str = "pending"  # ok | not_modified | error
+    status: str = "pending"  # ok | not_modified | error | skipped (backing off)
     error: str | None = None
     http_status: int | None = None
     entries: int = 0

@@ -284,3 +284,40 @@ def explain(obj: Context, article: str) -> None:
     for match in results:
         verdict = "MATCH" if match.matched else "no match"
         click.echo(f"\n[{verdict}] {match.explain()}")
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def sources(ctx: click.Context) -> None:
+    """Source health: last success, errors, backoff, silent sources."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from newswatch.scheduler.health import format_health_table, health_rows
+
+    obj: Context = ctx.obj
+    config = obj.load()
+    db = _open(config)
+    click.echo(format_health_table(health_rows(db, config.sources), zone=config.zone))
+
+
+@sources.command("discover")
+@click.argument("url")
+@click.option("--name", help="Name for the sources.yaml entry.")
+@click.option("--every", default="15m", show_default=True, help="Poll interval for the entry.")
+def sources_discover(url: str, name: str | None, every: str) -> None:
+    """Find the feeds of a site and print ready sources.yaml entries."""
+    from newswatch.crawler.discover import discover_feeds, sources_entry
+
+    try:
+        feeds = discover_feeds(url)
+    except ValueError as exc:
+        fail(str(exc), code=2)
+    except OSError as exc:
+        fail(f"cannot fetch {url}: {exc}")
+    if not feeds:
+        fail(f"no feed found on {url}; try a listing or sitemap source (see README)")
+    for feed in feeds:
+        click.echo(
+            f"# {feed.title or feed.url} — found via {feed.found_by}, {feed.entries} entries"
+        )
+        click.echo(sources_entry(feed, name=name, every=every))

@@ -249,6 +249,9 @@ class FeedSource(SourceBase):
     """RSS/Atom feed; `kind` may be left out."""
 
     kind: Literal["feed"] = "feed"
+    # Some servers answer 304 or repeat an ETag after a change: every N-th
+    # poll (and at least daily) the feed is fetched without conditional headers.
+    full_fetch_every: int = Field(12, ge=1)
 
 
 class ListingSource(SourceBase):
