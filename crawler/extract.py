@@ -66,7 +66,11 @@ _TEXT_MARKER = (
     r"|Meer over dit onderwerp|Bekijk ook)"
 )
 _MARKER_PARAGRAPH = re.compile(rf"^\s*{_TEXT_MARKER}\s*:?\s*$", re.IGNORECASE)
-_MARKER_GLUED = re.compile(rf"(?<=[.!?\"”’)])\s?{_TEXT_MARKER}\s*:?.*$", re.DOTALL)
+# Glued means no space ("Vlaardingen.GerelateerdKop..."), or the bare marker ending
+# the paragraph; "Meer nieuws volgt." after a full stop and a space is body text.
+_MARKER_GLUED = re.compile(
+    rf"(?<=[.!?\"”’)])(?:{_TEXT_MARKER}(?![a-z])|\s+{_TEXT_MARKER}\s*:?\s*$)", re.DOTALL
+)
 _LEES_OOK_LINE = re.compile(r"^\s*(?:lees ook|bekijk ook|zie ook)\s*:", re.IGNORECASE)
 
 # class/id tokens of containers that hold related headlines.
@@ -354,7 +358,7 @@ def trim_related_text(text: str) -> str:
         if _LEES_OOK_LINE.match(para):
             continue  # "Lees ook: <kop>" interrupts the body; the body goes on
         glued = _MARKER_GLUED.search(para)
-        if glued:
+        if glued:  # the rest of the paragraph, if any, is glued-on headlines
             kept.append(para[: glued.start()].rstrip())
             break
         kept.append(para)
@@ -750,23 +754,29 @@ def decode_html(data: bytes) -> str:
 # --- language ----------------------------------------------------------------
 
 # Frequent function words that are (nearly) unique to one language; words that
-# several of these languages share ("de", "en", "in", "die", "is") are left out.
+# several languages share ("de", "en", "in", "die", "que", "para") are left out.
+# nl/en/de/fr are what Dutch regional sites publish; es/it/pt/pl are there so
+# that a Spanish page is not called French for want of a better guess.
 _STOPWORD_LISTS = {
     "nl": "het een van niet voor zijn ook aan bij wordt worden naar maar nog heeft hebben deze "
-    "dit wij geen kan werd zal zou hun waar wel veel hij er over uit tot dan meer",
+    "dit wij geen werd zal zou hun waar wel veel hij uit tot meer",
     "en": "the and of to that for with was are it by this be from has have not but which "
-    "they their will would been were who",
+    "they their would been were who",
     "de": "der und das ist nicht mit von zu sich auf ein eine dem auch für wird im sie bei "
     "werden nach wurde sind oder aus noch",
-    "fr": "le la les et des est une du que dans pour pas sur au avec ce qui sont par il elle "
-    "plus mais ont cette",
+    "fr": "le les et des est une du dans pour pas sur au avec ce qui sont par elle plus mais ont "
+    "cette",
+    "es": "el los las y pero sus fue también cuando muy sin una",
+    "it": "il della delle degli che per sono gli alla anche più dei nel nella questo è ha hanno",
+    "pt": "os do dos não uma com em ao foi também são pelo pela",
+    "pl": "się jest że jak od za po jego ale czy przez tak być które",
 }
 _STOPWORDS = {lang: frozenset(words.split()) for lang, words in _STOPWORD_LISTS.items()}
 _WORD = re.compile(r"[^\W\d_]+")
 
 
 def detect_language(text: str) -> str | None:
-    """nl/en/de/fr from function-word counts; None if the text is too short to tell."""
+    """A language code from function-word counts; None if the text is too short to tell."""
     counts: Counter[str] = Counter()
     for word in _WORD.findall(text[:20_000].lower()):
         for lang, words in _STOPWORDS.items():

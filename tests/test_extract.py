@@ -18,6 +18,7 @@ from newswatch.crawler.extract import (
     Extracted,
     ExtractOverrides,
     decode_html,
+    detect_language,
     extract_article,
     extract_json,
     trim_related_text,
@@ -228,9 +229,13 @@ def test_glued_related_run_is_cut() -> None:
         ("Eerste alinea.\n\nGerelateerd\n\nKop een\n\nKop twee", "Eerste alinea."),
         ("Eerste alinea.\n\nMeer nieuws:\n\nKop", "Eerste alinea."),
         ("Eerste.\n\nLees ook: Gemeenten fuseren\n\nTweede.", "Eerste.\n\nTweede."),
-        # A sentence that merely starts with the words is body text.
+        ("De raad stemde in. Gerelateerd", "De raad stemde in."),
+        ("De raad stemde in.Lees ook:Kop een", "De raad stemde in."),
+        # Sentences that merely start with the words are body text.
         ("Lees ook het interview met de burgemeester op pagina 3.", None),
         ("Ook interessant is de rol van de provincie.", None),
+        ("De raad vergadert vrijdag. Meer nieuws volgt.", None),
+        ("De raad is er klaar mee.Meer nieuwsgierigheid naar de plannen is er niet.", None),
     ],
 )
 def test_trim_related_text(text: str, expected: str | None) -> None:
@@ -387,3 +392,76 @@ def test_huge_input_is_capped() -> None:
 )
 def test_decode_html(data: bytes, text: str) -> None:
     assert decode_html(data) == text
+
+
+def _article(body: str, head: str = "") -> str:
+    return f"<html><head>{head}</head><body>{body}</body></html>"
+
+
+PARAGRAPHS = (
+    "<p>De gemeenteraad heeft dinsdag ingestemd met het plan voor een nieuwe brug over de "
+    "rivier. Het college had er lang op aangedrongen en de wethouder is blij met het besluit.</p>"
+    "<p>De bouw begint volgend jaar en duurt naar verwachting twee jaar. Voor fietsers komt er "
+    "een tijdelijke pont, zodat zij niet hoeven om te rijden.</p>"
+)
+
+
+def test_author_from_byline_element() -> None:
+    html = _article(
+        '<article><h1>Nieuwe brug</h1><div class="meta"><span class="author vcard">'
+        '<a href="/auteur/piet">Piet Klaassen</a></span></div>' + PARAGRAPHS + "</article>"
+    )
+    assert extract_article(html, "https://example.nl/a").author == "Piet Klaassen"
+
+
+def test_time_of_the_article_not_of_a_sidebar_teaser() -> None:
+    html = _article(
+        '<aside class="sidebar"><a href="/x">Andere kop</a> '
+        '<time datetime="2020-01-01T08:00:00+01:00">1 jan</time></aside>'
+        "<article><h1>Nieuwe brug</h1>"
+        '<time datetime="2024-09-10T15:30:00+02:00">10 sep</time>' + PARAGRAPHS + "</article>"
+    )
+    assert extract_article(html, "https://example.nl/a").published == utc(2024, 9, 10, 13, 30)
+
+
+def test_date_from_url_as_last_resort() -> None:
+    url = "https://example.nl/2024/03/29/bibliotheek-langer-open/"
+    art = extract_article(page("no_date.html"), url)
+    assert art.published == utc(2024, 3, 28, 23, 0)  # midnight in Amsterdam
+
+
+def test_input_is_nfc_normalised() -> None:
+    html = _article("<h1>Cafe\u0301</h1>" + PARAGRAPHS.replace("brug", "bru\u0308g"))
+    art = extract_article(html, "https://example.nl/a")
+    assert art.title == "Café"
+    assert "brüg" in art.text
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        (
+            "El ayuntamiento y los vecinos firmaron el acuerdo, pero sus críticos dicen que fue "
+            "también un error cuando las cuentas no cuadran y muy pocos lo apoyan sin reservas.",
+            "es",
+        ),
+        (
+            "Der Gemeinderat hat das Projekt genehmigt, und die Bürger sind nicht alle dafür. Es "
+            "wird im Herbst mit dem Bau begonnen, sagte der Bürgermeister bei der Sitzung.",
+            "de",
+        ),
+        (
+            "Le conseil municipal a voté pour le projet et les habitants sont pas tous d'accord "
+            "avec cette décision, mais elle est définitive pour la mairie.",
+            "fr",
+        ),
+        (
+            "De gemeenteraad heeft het plan goedgekeurd, maar niet alle inwoners zijn het "
+            "ermee eens. Het college wil ook een onderzoek naar de kosten.",
+            "nl",
+        ),
+        ("Te kort.", None),
+    ],
+)
+def test_detect_language(text: str, lang: str | None) -> None:
+    assert detect_language(text) == lang
