@@ -132,6 +132,9 @@ class Article(Base):
     story_id: Mapped[int | None] = mapped_column(
         ForeignKey("stories.id", ondelete="SET NULL"), index=True
     )
+    # Set when retention replaced `text` by "" (settings retention.article_text_days);
+    # the title, URL, hashes, matches and alerts stay.
+    text_pruned_at: Mapped[datetime | None]
 
     matches: Mapped[list[Match]] = relationship(back_populates="article")
     story: Mapped[Story | None] = relationship(back_populates="articles")
