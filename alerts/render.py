@@ -36,6 +36,9 @@ from markupsafe import Markup, escape
 PACKAGE_TEMPLATES = Path(__file__).parent / "templates"
 HTML_TEMPLATE = "alert.html.j2"
 TEXT_TEMPLATE = "alert.txt.j2"
+DIGEST_HTML_TEMPLATE = "digest.html.j2"
+DIGEST_TEXT_TEMPLATE = "digest.txt.j2"
+DIGEST_ID_HEADER = "X-Newswatch-Digest-Id"
 
 SUBJECT_PREFIX = "[newswatch] "
 # Long enough for any real headline, short enough that a crafted title cannot
@@ -61,6 +64,70 @@ DUTCH_MONTHS = (
     "november",
     "december",
 )
+
+ENGLISH_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+# The email's own words ("chrome") per subscriber language; everything else
+# comes from the article. Templates get the chosen table as `t`.
+CHROME: dict[str, dict[str, str]] = {
+    "nl": {
+        "hello": "Hallo",
+        "new_item_about": "nieuw bericht over",
+        "new_item_about_line": "Nieuw bericht over",
+        "read": "Lees het artikel",
+        "topic": "Onderwerp",
+        "why": "Waarom je dit krijgt",
+        "terms": "Gevonden termen",
+        "because": "Je krijgt deze e-mail omdat je via newswatch bent geabonneerd op",
+        "unsubscribe_intro": "Geen e-mails meer van newswatch?",
+        "unsubscribe": "Afmelden",
+        "digest": "overzicht",
+        "digest_title": "Je newswatch-overzicht",
+        "digest_since": "Nieuwe berichten sinds",
+        "digest_until": "tot",
+        "items_word": "berichten",
+        "item_word": "bericht",
+        "also": "Ook gemeld door",
+        "followup": "Eerder gemeld; nu ook bij",
+        "no_title": "(zonder titel)",
+        "subject_digest": "Overzicht",
+    },
+    "en": {
+        "hello": "Hello",
+        "new_item_about": "new item about",
+        "new_item_about_line": "New item about",
+        "read": "Read the article",
+        "topic": "Topic",
+        "why": "Why you get this",
+        "terms": "Terms found",
+        "because": "You get this email because you follow newswatch topics",
+        "unsubscribe_intro": "No more emails from newswatch?",
+        "unsubscribe": "Unsubscribe",
+        "digest": "digest",
+        "digest_title": "Your newswatch digest",
+        "digest_since": "New items since",
+        "digest_until": "until",
+        "items_word": "items_word",
+        "item_word": "item_word",
+        "also": "Also reported by",
+        "followup": "Reported earlier; now also by",
+        "no_title": "(untitled)",
+        "subject_digest": "Digest",
+    },
+}
 
 # The classifier marks matched terms in snippets as «term».
 _MARKED_TERM = re.compile(r"«([^«»]*)»")
@@ -89,6 +156,61 @@ class AlertContent:
     source: str
     published: datetime | None  # aware, UTC
     matches: list[MatchInfo]
+    unsubscribe_url: str | None = None
+    language: str = "nl"
+
+
+@dataclass(frozen=True)
+class AlsoReport:
+    """Another outlet that ran a story the subscriber was already told about."""
+
+    source: str
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One story in a digest: its first article, why it matched, and later outlets.
+
+    followup: the story itself went out earlier (an instant alert or an
+    earlier digest); this item only reports the outlets that ran it since.
+    """
+
+    title: str
+    url: str
+    source: str
+    published: datetime | None
+    matches: list[MatchInfo]
+    also: list[AlsoReport] = field(default_factory=list)
+    followup: bool = False
+
+
+@dataclass(frozen=True)
+class DigestSection:
+    topic: str
+    title: str  # the topic's title from topics.yaml, else its id
+    items: list[DigestItem]
+
+
+@dataclass(frozen=True)
+class DigestContent:
+    """A whole digest. `alert_id` is its first alert's id: backends file and tag
+    emails by alert id, and every alert belongs to at most one digest."""
+
+    digest_id: int
+    alert_id: int
+    to: str
+    to_name: str | None
+    period_start: datetime | None
+    period_end: datetime
+    sections: list[DigestSection]
+    unsubscribe_url: str | None = None
+    language: str = "nl"
+
+    @property
+    def item_count(self) -> int:
+        return sum(len(section.items) for section in self.sections)
 
 
 @dataclass(frozen=True)
@@ -112,6 +234,7 @@ def render_alert(
     from_addr: str,
     timezone: str = "Europe/Amsterdam",
     template_dir: Path | None = None,
+    headers: dict[str, str] | None = None,
 ) -> OutgoingEmail:
     """Render the HTML and text bodies and the headers for one alert."""
     env = _environment(template_dir)
@@ -121,21 +244,61 @@ def render_alert(
         to=header_safe(content.to),
         to_name=header_safe(content.to_name or "") or None,
         from_addr=header_safe(from_addr),
-        subject=subject_for(content.title),
+        subject=subject_for(content.title, chrome(content.language)["no_title"]),
         text=env.get_template(TEXT_TEMPLATE).render(context),
         html=env.get_template(HTML_TEMPLATE).render(context),
-        headers={},
+        headers=_safe_headers(headers),
         categories=categories_for(content.matches),
     )
 
 
-def subject_for(title: str) -> str:
-    return header_safe(SUBJECT_PREFIX + (title or "(zonder titel)"), limit=MAX_SUBJECT)
+def render_digest(
+    content: DigestContent,
+    *,
+    from_addr: str,
+    timezone: str = "Europe/Amsterdam",
+    template_dir: Path | None = None,
+    headers: dict[str, str] | None = None,
+) -> OutgoingEmail:
+    """Render one digest: sections per topic, newest story first."""
+    env = _environment(template_dir)
+    context = _digest_context(content, ZoneInfo(timezone))
+    t = chrome(content.language)
+    count = content.item_count
+    topics = ", ".join(section.title for section in content.sections)
+    noun = t["item_word"] if count == 1 else t["items_word"]
+    subject = f"{SUBJECT_PREFIX}{t['subject_digest']}: {count} {noun} ({topics})"
+    all_headers = {DIGEST_ID_HEADER: str(content.digest_id), **(headers or {})}
+    return OutgoingEmail(
+        alert_id=content.alert_id,
+        to=header_safe(content.to),
+        to_name=header_safe(content.to_name or "") or None,
+        from_addr=header_safe(from_addr),
+        subject=header_safe(subject, limit=MAX_SUBJECT),
+        text=env.get_template(DIGEST_TEXT_TEMPLATE).render(context),
+        html=env.get_template(DIGEST_HTML_TEMPLATE).render(context),
+        headers=_safe_headers(all_headers),
+        categories=categories_for(
+            [m for s in content.sections for i in s.items for m in i.matches], kind="digest"
+        ),
+    )
 
 
-def categories_for(matches: list[MatchInfo]) -> list[str]:
-    """["newswatch", "alert", topic ids...], deduplicated, within SendGrid's limit."""
-    categories = ["newswatch", "alert"]
+def chrome(language: str) -> dict[str, str]:
+    return CHROME.get(language, CHROME["nl"])
+
+
+def _safe_headers(headers: dict[str, str] | None) -> dict[str, str]:
+    return {header_safe(k, limit=100): header_safe(v) for k, v in (headers or {}).items()}
+
+
+def subject_for(title: str, untitled: str = "(zonder titel)") -> str:
+    return header_safe(SUBJECT_PREFIX + (title or untitled), limit=MAX_SUBJECT)
+
+
+def categories_for(matches: list[MatchInfo], kind: str = "alert") -> list[str]:
+    """["newswatch", kind, topic ids...], deduplicated, within SendGrid's limit."""
+    categories = ["newswatch", kind]
     for match in matches:
         topic = header_safe(match.topic, limit=255)
         if topic and topic not in categories:
@@ -166,10 +329,16 @@ def header_safe(value: str, *, limit: int = MAX_HEADER_VALUE) -> str:
 
 def format_dutch_datetime(moment: datetime, zone: ZoneInfo) -> str:
     """'24 november 2026, 09:15' in the given zone; DST is zoneinfo's job."""
+    return format_local_datetime(moment, zone, "nl")
+
+
+def format_local_datetime(moment: datetime, zone: ZoneInfo, language: str = "nl") -> str:
+    """'24 november 2026, 09:15' (nl) or '24 November 2026, 09:15' (en) in `zone`."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: published times must be aware (UTC)")
     local = moment.astimezone(zone)
-    return f"{local.day} {DUTCH_MONTHS[local.month - 1]} {local.year}, {local:%H:%M}"
+    months = ENGLISH_MONTHS if language == "en" else DUTCH_MONTHS
+    return f"{local.day} {months[local.month - 1]} {local.year}, {local:%H:%M}"
 
 
 def highlight(snippet: str) -> Markup:
@@ -190,16 +359,70 @@ def link_or_none(url: str) -> str | None:
 def _context(content: AlertContent, zone: ZoneInfo) -> dict[str, Any]:
     topics = list(dict.fromkeys(m.topic for m in content.matches))
     published = content.published
+    t = chrome(content.language)
     return {
+        "t": t,
+        "language": content.language,
         "alert_id": content.alert_id,
         "to_name": _one_line(content.to_name or "") or None,
-        "title": _one_line(content.title) or "(zonder titel)",
+        "title": _one_line(content.title) or t["no_title"],
         "url": content.url,
         "link": link_or_none(content.url),
         "source": _one_line(content.source),
-        "published_local": format_dutch_datetime(published, zone) if published else None,
+        "published_local": (
+            format_local_datetime(published, zone, content.language) if published else None
+        ),
         "topics": topics,
         "matches": content.matches,
+        "unsubscribe_url": link_or_none(content.unsubscribe_url or ""),
+    }
+
+
+def _digest_context(content: DigestContent, zone: ZoneInfo) -> dict[str, Any]:
+    t = chrome(content.language)
+
+    def when(moment: datetime | None) -> str | None:
+        return format_local_datetime(moment, zone, content.language) if moment else None
+
+    sections = [
+        {
+            "topic": section.topic,
+            "title": _one_line(section.title),
+            "entries": [
+                {
+                    "title": _one_line(item.title) or t["no_title"],
+                    "url": item.url,
+                    "link": link_or_none(item.url),
+                    "source": _one_line(item.source),
+                    "published_local": when(item.published),
+                    "matches": item.matches,
+                    "followup": item.followup,
+                    "also": [
+                        {
+                            "source": _one_line(a.source),
+                            "title": _one_line(a.title),
+                            "url": a.url,
+                            "link": link_or_none(a.url),
+                        }
+                        for a in item.also
+                    ],
+                }
+                for item in section.items
+            ],
+        }
+        for section in content.sections
+    ]
+    return {
+        "t": t,
+        "language": content.language,
+        "digest_id": content.digest_id,
+        "to_name": _one_line(content.to_name or "") or None,
+        "period_start_local": when(content.period_start),
+        "period_end_local": when(content.period_end),
+        "item_count": content.item_count,
+        "topics": [section.title for section in content.sections],
+        "sections": sections,
+        "unsubscribe_url": link_or_none(content.unsubscribe_url or ""),
     }
 
 
