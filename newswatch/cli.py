@@ -321,3 +321,119 @@ def sources_discover(url: str, name: str | None, every: str) -> None:
             f"# {feed.title or feed.url} — found via {feed.found_by}, {feed.entries} entries"
         )
         click.echo(sources_entry(feed, name=name, every=every))
+
+
+@main.group()
+def subscribers() -> None:
+    """List, add and remove subscribers; re-subscribe an unsubscribed address."""
+
+
+@subscribers.command("list")
+@click.pass_obj
+def subscribers_list(obj: Context) -> None:
+    """Every subscriber with its state (active, unsubscribed, bouncing, spam)."""
+    from newswatch.alerts.subscriptions import subscriptions
+    from newswatch.subscriberfile import format_table
+
+    config = obj.load()
+    db = _open(config)
+    with db.session() as session:
+        states = subscriptions(session)
+    click.echo(format_table(config.subscribers, states, config.zone))
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("-t", "--topic", "topics", multiple=True, required=True, help="Topic id; repeat.")
+@click.option("--name", help="Name used in the greeting and the To: header.")
+@click.option("--delivery", help="instant (default), daily@HH:MM or weekly@DAY HH:MM.")
+@click.option("--language", type=click.Choice(["nl", "en"]), help="Language of the email.")
+@click.option("--quiet-hours", help="e.g. 22:00-07:00: instant alerts wait until it ends.")
+@click.pass_obj
+def subscribers_add(
+    obj: Context,
+    email: str,
+    topics: tuple[str, ...],
+    name: str | None,
+    delivery: str | None,
+    language: str | None,
+    quiet_hours: str | None,
+) -> None:
+    """Add EMAIL to subscribers.yaml (comments in the file are kept)."""
+    from newswatch.subscriberfile import SubscriberEditError, add_subscriber, new_entry
+
+    config = obj.load()
+    known = {t.id for t in config.topics.topics}
+    path = config.directory / "subscribers.yaml"
+    extra = {"delivery": delivery, "language": language, "quiet_hours": quiet_hours}
+    try:
+        entry = new_entry(email, list(topics), known_topics=known, name=name, extra=extra)
+        add_subscriber(path, entry, known)
+    except SubscriberEditError as exc:
+        fail(str(exc), code=2)
+    click.echo(f"added {entry['email']} to {path}; a running daemon sees it after a restart")
+    _warn_if_suppressed(config, entry["email"])
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@click.pass_obj
+def subscribers_remove(obj: Context, email: str) -> None:
+    """Remove EMAIL from subscribers.yaml (comments in the file are kept)."""
+    from newswatch.subscriberfile import SubscriberEditError, remove_subscriber
+
+    config = obj.load()
+    path = config.directory / "subscribers.yaml"
+    try:
+        listed = remove_subscriber(path, email, {t.id for t in config.topics.topics})
+    except SubscriberEditError as exc:
+        fail(str(exc), code=2)
+    click.echo(f"removed {listed} from {path}; a running daemon sees it after a restart")
+
+
+@subscribers.command("resubscribe")
+@click.argument("email")
+@click.pass_obj
+def subscribers_resubscribe(obj: Context, email: str) -> None:
+    """Make EMAIL active again after an unsubscribe, bounce or spam report.
+
+    Only on the subscriber's own request: their unsubscribe is otherwise final.
+    """
+    from newswatch.alerts.subscriptions import resubscribe, state_of
+    from newswatch.settings import validate_email
+
+    config = obj.load()
+    try:
+        email = validate_email(email)
+    except ValueError as exc:
+        fail(str(exc), code=2)
+    db = _open(config)
+    with db.transaction() as session:
+        before = state_of(session, email)
+        changed = resubscribe(session, email)
+    if not changed:
+        click.echo(f"{email} is already active")
+    else:
+        click.echo(f"{email} is active again (was {before})")
+    if email.lower() not in {s.email.lower() for s in config.subscribers}:
+        click.echo(f"note: {email} is not in subscribers.yaml; `subscribers add` it to send mail")
+
+
+def _warn_if_suppressed(config: Config, email: str) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from newswatch.alerts.subscriptions import SUPPRESSED_STATES, state_of
+
+    try:
+        db = open_database(config.settings.database_url)
+        with db.session() as session:
+            state = state_of(session, email)
+        db.dispose()
+    except (StorageError, SQLAlchemyError) as exc:
+        log.debug("state of %s unknown: %s", email, exc)
+        return
+    if state in SUPPRESSED_STATES:
+        click.echo(
+            f"note: {email} is {state} and stays without mail until "
+            f"`newswatch subscribers resubscribe {email}` (only if they asked for it)"
+        )

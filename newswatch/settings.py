@@ -45,6 +45,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "NEWSWATCH_EMAIL_BACKEND": ("email", "backend"),
     "NEWSWATCH_OUTBOX_DIR": ("email", "outbox_dir"),
     "NEWSWATCH_SENDGRID_HOST": ("email", "sendgrid_host"),
+    "NEWSWATCH_WEBHOOK_PUBLIC_KEY": ("email", "webhook_public_key"),
 }
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
@@ -102,6 +103,20 @@ class EmailSettings(_Strict):
     timeout: Duration = 20.0
     send_every: Duration = 30.0
     max_attempts: int = Field(8, ge=1)
+    # SendGrid Event Webhook: the verification key (base64 DER as the console
+    # shows it, or PEM); without it the webhook route answers 503.
+    webhook_public_key: str | None = None
+    webhook_max_age: Duration = 300.0  # older signed timestamps are refused (replays)
+
+    @field_validator("webhook_public_key")
+    @classmethod
+    def _webhook_key(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from newswatch.alerts.webhook import load_public_key
+
+        load_public_key(value)  # a broken key is a config error, not a 403 per event
+        return value.strip()
 
     @model_validator(mode="before")
     @classmethod

@@ -18,12 +18,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from newswatch.alerts.outbox import DrainStats, Sender
+from newswatch.alerts.tokens import load_secret
 from newswatch.crawler.runner import install_asyncio_reactor, make_runner
 from newswatch.crawler.spiders import CrawlReport
 from newswatch.scheduler.collect import collect
 from newswatch.scheduler.ingest import Ingestor
 from newswatch.settings import Config, Source
 from newswatch.storage import Database
+from newswatch.web import WebDeps, WebError, WebHandle, start_web, stop_web
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,7 @@ class Service:
             misfire_grace_time=None,
         )
         scheduler.start()
+        web = await self._start_web()
         log.info(
             "newswatch running: %d source(s), %d subscriber(s), %d topic(s)",
             len(self.config.sources),
@@ -111,11 +114,29 @@ class Service:
         await stop.wait()
         log.info("stopping: pausing the scheduler")
         scheduler.pause()
+        if web is not None:
+            await stop_web(web)
         await self.runner.stop()
         if self._jobs:
             await asyncio.wait(self._jobs, timeout=10)
         scheduler.shutdown(wait=False)
         log.info("stopped")
+
+    async def _start_web(self) -> WebHandle | None:
+        """The HTTP endpoint; if it cannot start, say so once and run on without it.
+
+        Exiting instead would make systemd restart us into the same taken port
+        over and over, and collecting and sending do not need the endpoint.
+        """
+        listen = self.config.settings.http.listen
+        try:
+            secret = await asyncio.to_thread(load_secret, self.db)
+            return await start_web(WebDeps.from_service(self, secret), listen)
+        except WebError as exc:
+            log.error(
+                "HTTP endpoint not started: %s; unsubscribe links and the webhook are down", exc
+            )
+            return None
 
     async def _tracked(self, job: Callable[..., Awaitable[Any]], *args: Any) -> None:
         # APScheduler does not wait for coroutine jobs on shutdown; we do.

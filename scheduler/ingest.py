@@ -20,6 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from newswatch.alerts.subscriptions import suppressed_emails
 from newswatch.crawler.items import ArticleItem
 from newswatch.models import Alert, Article, Match, Story
 from newswatch.relevance import Classifier, TopicMatch
@@ -99,8 +100,13 @@ class Ingestor:
         # Later outlets of a story already alerted belong in a digest's "also
         # reported by", not in a new alert.
         alerted = set() if new_story else _alerted_for_story(session, article.story_id)
+        # Unsubscribed, bouncing or spam-reporting addresses get nothing, even
+        # while subscribers.yaml still lists them.
+        suppressed = suppressed_emails(session)
         queued = 0
         for subscriber in self.subscribers:
+            if subscriber.email.lower() in suppressed:
+                continue
             topics = [t for t in subscriber.topics if t in matched]
             if topics and subscriber.email not in alerted:
                 session.add(
