@@ -78,6 +78,9 @@ def main(ctx: click.Context, config_option: str | None, log_format: str, verbose
 def run(obj: Context, once: bool) -> None:
     """Run the daemon (or one cycle with --once)."""
     config = obj.load()
+    # One daemon per database, --once included: taken before the migrations,
+    # so two processes never upgrade the schema at the same time.
+    lock = _daemon_lock(config)
     db = _open(config)
     from newswatch.scheduler.daemon import Service, install_stop_handlers, run_on_reactor
 
@@ -100,6 +103,7 @@ def run(obj: Context, once: bool) -> None:
         code = run_on_reactor(main_once if once else main_forever)
     finally:
         db.dispose()
+        lock.release()
     sys.exit(code)
 
 
@@ -159,8 +163,19 @@ def _fetch(url: str) -> bytes:
 
 def _open(config: Config) -> Any:
     try:
-        return open_database(config.settings.database_url)
+        return open_database(
+            config.settings.database_url, busy_timeout=config.settings.database_busy_timeout
+        )
     except StorageError as exc:
+        fail(str(exc))
+
+
+def _daemon_lock(config: Config) -> Any:
+    from newswatch.scheduler.lock import LockHeld, acquire_daemon_lock
+
+    try:
+        return acquire_daemon_lock(config.settings.database_url)
+    except (LockHeld, StorageError) as exc:
         fail(str(exc))
 
 

@@ -18,7 +18,13 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -30,6 +36,9 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+# The *_created series (when each label set first appeared) double the output
+# for nothing an operator graphs.
+disable_created_metrics()
 REGISTRY = CollectorRegistry()
 
 FETCHES = Counter(
@@ -47,7 +56,7 @@ ALERTS_QUEUED = Counter(
 )
 ALERTS = Counter(
     "newswatch_alerts",
-    "Delivery attempts by outcome (sent, retried, dead)",
+    "Delivery attempts by outcome (sent, retried, dead, ambiguous, suppressed)",
     ["outcome"],
     registry=REGISTRY,
 )
@@ -83,7 +92,7 @@ def record_ingest(result: Any) -> None:
 
 def record_drain(stats: Any) -> None:
     """One drain of the outbox (DrainStats)."""
-    for outcome in ("sent", "retried", "dead"):
+    for outcome in ("sent", "retried", "dead", "ambiguous", "suppressed"):
         count = int(getattr(stats, outcome, 0) or 0)
         if count:
             ALERTS.labels(outcome).inc(count)

@@ -148,13 +148,28 @@ class CrawlSettings(_Strict):
     max_items_per_run: int = Field(200, ge=1)
 
 
+class RetentionSettings(_Strict):
+    # Article text older than this is replaced by "" (title, URL, matches and
+    # alerts stay); 0 keeps it forever.
+    article_text_days: int = Field(180, ge=0)
+    # How often the daemon prunes and, on SQLite, runs PRAGMA optimize and a
+    # WAL checkpoint.
+    every: Duration = 86400.0
+
+
 class Settings(_Strict):
     database_url: str = "sqlite:///var/newswatch.db"
+    # How long a SQLite statement waits for a lock another process holds
+    # before it fails (the job is retried on its next tick).
+    database_busy_timeout: Duration = 30.0
+    # How often the daemon looks for changed config files (0: only on SIGHUP).
+    config_poll: Pause = 2.0
     timezone: str = "Europe/Amsterdam"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     email: EmailSettings = EmailSettings()
     http: HttpSettings = HttpSettings()
     crawl: CrawlSettings = CrawlSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @field_validator("timezone")
     @classmethod

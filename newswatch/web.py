@@ -73,11 +73,13 @@ class WebHandle:
 
 
 def build_app(deps: WebDeps) -> web.Application:
+    from newswatch import probes
     from newswatch.alerts import unsubscribe, webhook
 
     app = web.Application(client_max_size=MAX_BODY)
     app[DEPS] = deps
     app.router.add_get("/healthz", healthz)
+    probes.add_routes(app)  # /readyz, /metrics
     unsubscribe.add_routes(app)
     webhook.add_routes(app)
     return app

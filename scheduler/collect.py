@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import scrapy
 
+from newswatch import metrics, probes
 from newswatch.crawler.extract import ExtractOverrides
 from newswatch.crawler.listing import LinkSelector, ListingJob, ListingSpider
 from newswatch.crawler.pages import PageJob
@@ -33,10 +35,10 @@ async def collect(
     plan = plan_poll(db, source)
     if plan.backoff_until is not None:
         # Failing repeatedly, or the server asked us to stay away: skip this tick.
-        return _log_report(skipped_report(source, plan.backoff_until))
+        return _finish(skipped_report(source, plan.backoff_until))
     spider, job = _spider_and_job(source, db, ingestor, max_items)
     try:
-        await runner.crawl(spider, job=job, ingest=ingestor.ingest)
+        await runner.crawl(spider, job=job, ingest=_counted(ingestor.ingest))
     except Exception as exc:
         # A crawl that blows up is this source's problem, not the daemon's.
         log.exception("%s: crawl failed", source.name)
@@ -53,7 +55,24 @@ async def collect(
         conditional=getattr(job, "conditional", False),
         retry_after=getattr(job, "retry_after", None),
     )
-    return _log_report(job.report)
+    return _finish(job.report)
+
+
+def _counted(ingest: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`ingest`, with its result counted for /metrics (matches per topic, alerts queued)."""
+
+    def counted(item: Any) -> Any:
+        result = ingest(item)
+        metrics.record_ingest(result)
+        return result
+
+    return counted
+
+
+def _finish(report: CrawlReport) -> CrawlReport:
+    metrics.record_crawl(report)
+    probes.beat()
+    return _log_report(report)
 
 
 def _spider_and_job(

@@ -5,7 +5,8 @@ APScheduler's AsyncIOScheduler share it. The reactor cannot be restarted,
 which is why crawls run through one long-lived runner instead of a
 CrawlerProcess per job. Shutdown goes: pause the scheduler (no new jobs) →
 stop the runner (close spiders; each stored item is its own transaction, so
-nothing is half-written) → wait for running jobs → shut the scheduler down.
+nothing is half-written) → wait for running jobs → shut the scheduler down,
+all within 10 s of the signal (scheduler/lifecycle.py cancels what is left).
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from newswatch import metrics
 from newswatch.alerts.outbox import DrainStats, Sender
 from newswatch.alerts.tokens import load_secret
 from newswatch.crawler.runner import install_asyncio_reactor, make_runner
 from newswatch.crawler.spiders import CrawlReport
 from newswatch.scheduler.collect import collect
 from newswatch.scheduler.ingest import Ingestor
+from newswatch.scheduler.lifecycle import Lifecycle, drain, stop_deadline
+from newswatch.scheduler.reload import schedule_source
 from newswatch.settings import Config, Source
 from newswatch.storage import Database
 from newswatch.web import WebDeps, WebError, WebHandle, start_web, stop_web
@@ -52,7 +56,8 @@ class Service:
         self.db = db
         self.runner = make_runner(config.settings.crawl)
         self.ingestor = Ingestor(db, config.classifier(), config.subscribers)
-        self.sender = Sender(db, make_backend(config), config)
+        self.sender = self.make_sender(config)
+        self.scheduler: Any = None  # set by serve(); /readyz looks at it
         self._send_lock = asyncio.Lock()
         self._jobs: set[asyncio.Task[Any]] = set()
 
@@ -63,9 +68,16 @@ class Service:
     async def collect_all(self) -> list[CrawlReport]:
         return list(await asyncio.gather(*(self.collect_source(s) for s in self.config.sources)))
 
+    def make_sender(self, config: Config) -> Sender:
+        return Sender(self.db, make_backend(config), config)
+
     async def send_due(self) -> DrainStats:
+        started = datetime.now(UTC)
         async with self._send_lock:  # one drain at a time, or two could send one row
             stats = await self.sender.drain()
+        metrics.record_drain(stats)
+        if stats.sent:
+            await asyncio.to_thread(metrics.observe_sent_since, self.db, started)
         if stats.sent or stats.retried or stats.dead:
             log.info("outbox: %s", stats)
         return stats
@@ -81,17 +93,7 @@ class Service:
         scheduler = AsyncIOScheduler(timezone=self.config.zone)
         now = datetime.now(UTC)
         for source in self.config.sources:
-            scheduler.add_job(
-                self._tracked,
-                "interval",
-                seconds=source.every,
-                next_run_time=now,
-                args=[self._collect_then_send, source],
-                id=f"source:{source.name}",
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
-            )
+            schedule_source(scheduler, self, source, now)  # shared with config reload
         scheduler.add_job(
             self._tracked,
             "interval",
@@ -104,6 +106,10 @@ class Service:
             misfire_grace_time=None,
         )
         scheduler.start()
+        self.scheduler = scheduler
+        # Reload on SIGHUP / file change, daily housekeeping, clock watch (lifecycle.py).
+        lifecycle = Lifecycle(self, scheduler, self.make_sender)
+        lifecycle.start()
         web = await self._start_web()
         log.info(
             "newswatch running: %d source(s), %d subscriber(s), %d topic(s)",
@@ -112,13 +118,13 @@ class Service:
             len(self.config.topics.topics),
         )
         await stop.wait()
+        deadline = stop_deadline(asyncio.get_running_loop())  # 10 s from the signal
         log.info("stopping: pausing the scheduler")
         scheduler.pause()
+        await lifecycle.stop()
         if web is not None:
             await stop_web(web)
-        await self.runner.stop()
-        if self._jobs:
-            await asyncio.wait(self._jobs, timeout=10)
+        await drain(self, deadline)
         scheduler.shutdown(wait=False)
         log.info("stopped")
 

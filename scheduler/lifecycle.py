@@ -46,7 +46,8 @@ class Lifecycle:
     ) -> None:
         self.service = service
         self.scheduler = scheduler
-        self.reloader = Reloader(service, scheduler, make_sender)
+        poll = service.config.settings.config_poll
+        self.reloader = Reloader(service, scheduler, make_sender, poll_every=poll)
         self.wall = wall
         self.mono = mono
         self._clock_task: asyncio.Task[None] | None = None

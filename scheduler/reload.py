@@ -226,7 +226,8 @@ class Reloader:
         except (NotImplementedError, RuntimeError, ValueError):
             # Not the main thread, or a platform without SIGHUP: polling still works.
             log.debug("SIGHUP handler not installed; config changes are still noticed")
-        self._spawn(self._watch())
+        if self.poll_every > 0:
+            self._spawn(self._watch())
 
     async def stop(self) -> None:
         if self._signal_installed:
