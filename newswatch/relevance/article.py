@@ -89,7 +89,12 @@ def lead_end(text: str) -> int:
 
 @dataclass(slots=True)
 class Article:
-    """The joined, folded article plus everything matching needs to know about it."""
+    """The joined, folded article plus everything matching needs to know about it.
+
+    Only folding is done up front: most articles are ruled out from which terms
+    occur at all, so the lead, the paragraph style and the similarity tokens
+    are worked out on first use.
+    """
 
     title: str
     text: str
@@ -97,10 +102,9 @@ class Article:
     orig: str
     folded: Folded
     text_start: int
-    lead_stop: int  # end of the lead, in orig
-    sentence_break: re.Pattern[str]
-    bounds: tuple[int, int] = (0, 0)  # folded positions where lead and body start
     padded: str = ""  # the folded text with a space at both ends
+    _bounds: tuple[int, int] | None = None
+    _pattern: re.Pattern[str] | None = None
     _tokens: list[str] | None = field(default=None)
 
     @classmethod
@@ -108,14 +112,17 @@ class Article:
         text = strip_tail(text)
         title = title.strip()
         orig = f"{title}\n\n{text}"
-        text_start = len(title) + 2
-        lead_stop = text_start + lead_end(text)
         folded = fold(orig)
-        breaks = SENTENCE_BREAK_BLANK if _BLANK_LINE.search(text) else SENTENCE_BREAK_LINE
-        article = cls(title, text, url, orig, folded, text_start, lead_stop, breaks)
-        article.bounds = (folded.from_orig(text_start), folded.from_orig(lead_stop))
-        article.padded = f" {folded.text} "
-        return article
+        return cls(title, text, url, orig, folded, len(title) + 2, f" {folded.text} ")
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        """Folded positions where the lead and the body start."""
+        if self._bounds is None:
+            lead_stop = self.text_start + lead_end(self.text)
+            from_orig = self.folded.from_orig
+            self._bounds = (from_orig(self.text_start), from_orig(lead_stop))
+        return self._bounds
 
     def field_of(self, folded_pos: int) -> int:
         lead_start, body_start = self.bounds
@@ -131,13 +138,22 @@ class Article:
         """Start of the field (title or text) containing `orig_pos`, in orig."""
         return 0 if orig_pos < self.text_start else self.text_start
 
+    @property
+    def sentence_break(self) -> re.Pattern[str]:
+        """Paragraphs are blank-line separated, or (scraped text) single newlines."""
+        if self._pattern is None:
+            blank = _BLANK_LINE.search(self.text)
+            self._pattern = SENTENCE_BREAK_BLANK if blank else SENTENCE_BREAK_LINE
+        return self._pattern
+
     def next_break(self, orig_pos: int, orig_stop: int) -> int | None:
         """Original position where the first sentence break in [pos, stop) starts."""
+        pattern, orig = self.sentence_break, self.orig
         while True:
-            match = self.sentence_break.search(self.orig, orig_pos, orig_stop)
+            match = pattern.search(orig, orig_pos, orig_stop)
             if match is None:
                 return None
-            if not is_abbreviation(self.orig, match.start()):
+            if not is_abbreviation(orig, match.start()):
                 return match.start()
             orig_pos = match.end()
 

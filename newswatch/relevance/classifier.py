@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from newswatch.relevance.article import FIELD_NAMES, TITLE, Article
+from newswatch.relevance.bound import Bound, compile_bound
 from newswatch.relevance.explain import Hit, RuleScore, TopicMatch, snippet
 from newswatch.relevance.gazetteer import accept_place, load_gazetteer
 from newswatch.relevance.matcher import Matcher, Target, case_signature
@@ -49,6 +50,7 @@ class _Topic:
     exclusions: list[_Exclusion]
     require: Node | None
     examples: ExampleSet
+    bound: Bound  # (P, pb, T, U) -> the most the rules that may hold can add
 
 
 class Classifier:
@@ -114,7 +116,8 @@ class Classifier:
             for ex in topic.examples
         ]
         examples = ExampleSet([tokens(fold(t).text) for t in texts if t], background)
-        return _Topic(topic, rules, exclusions, require, examples)
+        bound = compile_bound([(rule.node.condition(), rule.bound) for rule in rules])
+        return _Topic(topic, rules, exclusions, require, examples, bound)
 
     # --- classifying -----------------------------------------------------------------
 
@@ -151,35 +154,34 @@ class Classifier:
     @staticmethod
     def _bound(compiled: _Topic, ctx: Context) -> float:
         """An upper bound of the score from which terms occur at all (no evaluation)."""
-        return sum(rule.bound for rule in compiled.rules if ctx.may(rule.node))
+        return compiled.bound(*ctx.sig)
 
     def _context(self, article: Article) -> Context:
-        scan = self.matcher.scan(article.padded)
+        matcher = self.matcher
+        scan = matcher.scan(article.padded)
         present = scan.present
-        targets = self.matcher.targets
-        place_keys = {
-            tid: targets[tid].places[0].key for tid in self.matcher.place_targets & present
-        }
+        targets = matcher.targets
+        place_key = matcher.place_key
+        place_keys = {tid: place_key[tid] for tid in matcher.place_targets & present}
 
-        def terms() -> dict[int, list[tuple[int, int]]]:
-            spans = scan.spans
-            for tid in self.matcher.case_targets & spans.keys():
-                spans[tid] = [sp for sp in spans[tid] if self._case_ok(article, targets[tid], sp)]
-            return spans
+        def spans(tid: int) -> list[tuple[int, int]]:
+            found = scan.spans_of(tid)
+            if tid in matcher.case_targets:
+                found = [sp for sp in found if self._case_ok(article, targets[tid], sp)]
+            return found
 
         def coops() -> list[tuple[Support, str]]:
-            spans = ctx.terms
             return [
                 ((s, e, tid, targets[tid].label), targets[tid].coops[0].kind)
-                for tid in self.matcher.coop_targets & spans.keys()
-                for s, e in spans[tid]
+                for tid in sorted(matcher.coop_targets & present)
+                for s, e in ctx.spans(tid)
             ]
 
         ctx = Context(
             article,
             present,
-            load_terms=terms,
-            load_places=lambda: self._places(article, ctx.terms, place_keys.keys()),
+            load_spans=spans,
+            load_places=lambda: self._places(article, ctx, place_keys.keys()),
             load_coops=coops,
             place_keys=place_keys,
             place_bound=len(set(place_keys.values())),
@@ -192,9 +194,7 @@ class Classifier:
         sig = case_signature(article.orig[start:end])
         return sig.startswith(target.case_sig or "")
 
-    def _places(
-        self, article: Article, raw: dict[int, list[tuple[int, int]]], tids: Iterable[int]
-    ) -> list[Support]:
+    def _places(self, article: Article, ctx: Context, tids: Iterable[int]) -> list[Support]:
         """Accepted municipality mentions; a name inside a longer name is dropped
         ("Bergen" in "Bergen op Zoom", "Cuijk" in "Land van Cuijk")."""
         targets = self.matcher.targets
@@ -202,7 +202,7 @@ class Classifier:
         found: list[Support] = []
         for tid in tids:
             place, label = targets[tid].places[0], targets[tid].label
-            for s, e in raw[tid]:
+            for s, e in ctx.spans(tid):
                 o_start, o_end = (s, e) if identity else article.span(s, e)
                 if not place.needs and orig[o_start].isupper():
                     # The common case, inlined: a capitalised, unambiguous name.
@@ -247,7 +247,8 @@ class Classifier:
     ) -> tuple[list[RuleScore], list[Support]] | None:
         """Points of the rules that hold, cheapest rules first. Returns None as soon
         as the threshold is out of reach (unless every rule must be explained)."""
-        candidates = [rule for rule in compiled.rules if ctx.may(rule.node)]
+        sig = ctx.sig
+        candidates = [rule for rule in compiled.rules if rule.node.maybe(*sig)]
         reachable = sum(rule.bound for rule in candidates)
         threshold = compiled.topic.threshold
         got_points: dict[int, RuleScore] = {}
@@ -297,7 +298,9 @@ class Classifier:
         places: list[str] = []
         labels: list[str] = []
         reach = -1  # furthest end of the passages kept so far
-        for s, e, tid, label in sorted(set(supports), key=lambda h: (h[0], -h[1])):
+        # Ties (one particle shared by two split verbs) are broken by label, so
+        # that the explanation does not depend on the order of a set.
+        for s, e, tid, label in sorted(set(supports), key=lambda h: (h[0], -h[1], h[3], h[2])):
             if tid in self.matcher.place_targets:
                 places += [] if label in places else [label]
             else:

@@ -15,8 +15,9 @@ matches "ICT-samenwerking", "ict samenwerking" and "ictsamenwerking".
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 
 import ahocorasick
 
@@ -63,31 +64,40 @@ class Scan:
     """The raw result of one scan: which keys ended where.
 
     Most articles can be ruled out from *which* targets occur at all (see
-    Classifier), so positions are only grouped per target when asked for.
+    Classifier), so positions are grouped per key, and turned into spans per
+    target, only when asked for.
     """
 
-    __slots__ = ("_found", "_matcher", "_present", "_spans")
+    __slots__ = ("_by_key", "_found", "_matcher", "present")
 
     def __init__(self, matcher: Matcher, found: list[tuple[int, int]]) -> None:
         self._matcher, self._found = matcher, found
-        self._present: frozenset[int] | None = None
-        self._spans: dict[int, list[tuple[int, int]]] | None = None
+        self._by_key: dict[int, list[int]] | None = None
+        # Target ids that occur (before case and context checks); C-level loops.
+        keys = set(map(itemgetter(1), found))
+        self.present = frozenset(chain.from_iterable(map(matcher._key_tids.__getitem__, keys)))
 
-    @property
-    def present(self) -> frozenset[int]:
-        """Target ids that occur (before case and context checks)."""
-        if self._present is None:
-            key_tids = self._matcher._key_tids
-            self._present = frozenset(
-                tid for key in {key for _, key in self._found} for tid in key_tids[key]
-            )
-        return self._present
-
-    @property
-    def spans(self) -> dict[int, list[tuple[int, int]]]:
-        if self._spans is None:
-            self._spans = self._matcher.spans(self._found)
-        return self._spans
+    def spans_of(self, tid: int) -> list[tuple[int, int]]:
+        """(start, end) of every occurrence of target `tid` in the unpadded folded text."""
+        if self._by_key is None:
+            by_key: dict[int, list[int]] = {}
+            for end, key in self._found:
+                if key in by_key:
+                    by_key[key].append(end)
+                else:
+                    by_key[key] = [end]
+            self._by_key = by_key
+        matcher, out = self._matcher, []
+        keys = matcher._tid_keys[tid]
+        for key in keys:
+            ends = self._by_key.get(key)
+            if ends:
+                # `end - start_back` undoes both the padding and the key's own leading space.
+                start_back, end_back = matcher._start_back[key], matcher._end_back[key]
+                out += [(end - start_back, end - end_back) for end in ends]
+        if len(keys) > 1:
+            out.sort(key=itemgetter(1))  # in text order, as the scan found them
+        return out
 
 
 class Matcher:
@@ -101,9 +111,11 @@ class Matcher:
         self.case_targets: frozenset[int] = frozenset()
         self.place_targets: frozenset[int] = frozenset()
         self.coop_targets: frozenset[int] = frozenset()
+        self.place_key: dict[int, str] = {}  # place target id -> what "municipalities" counts
         self._start_back: list[int] = []
         self._end_back: list[int] = []
         self._key_tids: list[tuple[int, ...]] = []
+        self._tid_keys: list[list[int]] = []
 
     # --- building --------------------------------------------------------------------
 
@@ -156,9 +168,14 @@ class Matcher:
             self._key_tids.append(tuple(tids))
         automaton.make_automaton()
         self._automaton = automaton
+        self._tid_keys = [[] for _ in self.targets]
+        for key, tids in enumerate(self._key_tids):
+            for tid in tids:
+                self._tid_keys[tid].append(key)
         self.case_targets = frozenset(i for i, t in enumerate(self.targets) if t.case_sig)
         self.place_targets = frozenset(i for i, t in enumerate(self.targets) if t.kind == PLACE)
         self.coop_targets = frozenset(i for i, t in enumerate(self.targets) if t.kind == COOP)
+        self.place_key = {i: self.targets[i].places[0].key for i in self.place_targets}
 
     # --- scanning --------------------------------------------------------------------
 
@@ -169,17 +186,6 @@ class Matcher:
             self.build()
         assert self._automaton is not None
         return Scan(self, list(self._automaton.iter(padded)))
-
-    def spans(self, found: list[tuple[int, int]]) -> dict[int, list[tuple[int, int]]]:
-        """Target id -> [(start, end)] in the unpadded folded text."""
-        start_back, end_back, key_tids = self._start_back, self._end_back, self._key_tids
-        out: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
-        # `end - start_back` undoes both the padding and the key's own leading space.
-        for end, key in found:
-            span = (end - start_back[key], end - end_back[key])
-            for tid in key_tids[key]:
-                out[tid].append(span)
-        return out
 
     @property
     def literal_keys(self) -> list[str]:

@@ -19,6 +19,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from newswatch.relevance.article import Article
+from newswatch.relevance.bound import Cond, Maybe, compile_condition
 from newswatch.relevance.matcher import Matcher
 from newswatch.relevance.normalize import fold_phrase
 from newswatch.relevance.rules import Clause, parse_comparison, parse_term
@@ -40,14 +41,14 @@ class Context:
     """Everything the evaluators need about one article, plus a memo of results.
 
     Positions of hits, place-name context checks and cooperation hits cost
-    time, so they are worked out on first use; `present` (which targets occur
-    at all) and `place_bound` (how many municipalities at most) are enough to
-    rule most articles out.
+    time, so they are worked out on first use, per target; `sig` (which
+    targets occur at all, how many municipalities at most, the padded text,
+    whether there is a URL) is enough to rule most articles out (bound.py).
     """
 
     article: Article
     present: frozenset[int]
-    load_terms: Callable[[], dict[int, list[tuple[int, int]]]]
+    load_spans: Callable[[int], list[tuple[int, int]]]
     load_places: Callable[[], list[Support]]
     load_coops: Callable[[], list[tuple[Support, str]]]
     place_keys: dict[int, str]  # place target id -> what "municipalities" counts
@@ -57,16 +58,20 @@ class Context:
     memo: dict[tuple[int, frozenset[int] | None], list[Support] | None] = field(
         default_factory=dict
     )
-    may_memo: dict[int, bool] = field(default_factory=dict)
-    _terms: dict[int, list[tuple[int, int]]] | None = None
+    sig: tuple[frozenset[int], int, str, bool] = (frozenset(), 0, "", False)
+    _spans: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     _places: list[Support] | None = None
     _coops: list[tuple[Support, str]] | None = None
 
-    @property
-    def terms(self) -> dict[int, list[tuple[int, int]]]:
-        if self._terms is None:
-            self._terms = self.load_terms()
-        return self._terms
+    def __post_init__(self) -> None:
+        self.sig = (self.present, self.place_bound, self.article.padded, bool(self.article.url))
+
+    def spans(self, tid: int) -> list[tuple[int, int]]:
+        """Folded spans of one target (after its case check), worked out on first use."""
+        found = self._spans.get(tid)
+        if found is None:
+            found = self._spans[tid] = self.load_spans(tid)
+        return found
 
     @property
     def places(self) -> list[Support]:
@@ -83,14 +88,6 @@ class Context:
     def allowed(self, start: int) -> bool:
         return self.fields is None or self.article.field_of(start) in self.fields
 
-    def may(self, node: Node) -> bool:
-        """`node.may_hold`, once per article: subtrees are shared between rules."""
-        key = id(node)
-        found = self.may_memo.get(key)
-        if found is None:
-            found = self.may_memo[key] = node.may_hold(self)
-        return found
-
     def eval(self, node: Node) -> list[Support] | None:
         """Evaluate `node` once per field filter: the shared lists of topics.yaml
         (*together, *strong, ...) appear in several rules and exclusions."""
@@ -100,11 +97,18 @@ class Context:
         return self.memo[key]
 
 
+def _always(*_: object) -> bool:
+    return True
+
+
 class Node(Protocol):
+    # The compiled `condition()`: False only if the clause surely does not hold.
+    maybe: Maybe
+
     def evaluate(self, ctx: Context) -> list[Support] | None: ...
 
-    def may_hold(self, ctx: Context) -> bool:
-        """Cheap and conservative: False only if the clause surely does not hold."""
+    def condition(self) -> Cond:
+        """Cheap and conservative, from target presence only (see bound.py)."""
         ...
 
 
@@ -112,16 +116,20 @@ class Node(Protocol):
 class Term:
     tid: int
     label: str
+    maybe: Maybe = _always
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
-        spans = ctx.terms.get(self.tid)
+        spans = ctx.spans(self.tid)
         if not spans:
             return None
-        out = [(s, e, self.tid, self.label) for s, e in spans if ctx.allowed(s)]
+        tid, label = self.tid, self.label
+        if ctx.fields is None:
+            return [(s, e, tid, label) for s, e in spans]
+        out = [(s, e, tid, label) for s, e in spans if ctx.allowed(s)]
         return out or None
 
-    def may_hold(self, ctx: Context) -> bool:
-        return self.tid in ctx.present
+    def condition(self) -> Cond:
+        return ("any", frozenset([self.tid]))
 
 
 @dataclass(slots=True)
@@ -130,6 +138,7 @@ class AnyOf:
     term_ids: frozenset[int] = frozenset()
     terms: list[Term] = field(default_factory=list)
     others: list[Node] = field(default_factory=list)
+    maybe: Maybe = _always
 
     def __post_init__(self) -> None:
         self.terms = [c for c in self.children if isinstance(c, Term)]
@@ -137,7 +146,7 @@ class AnyOf:
         self.others = [c for c in self.children if not isinstance(c, Term)]
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
-        if not ctx.may(self):
+        if not self.maybe(*ctx.sig):
             return None
         out: list[Support] | None = None
         present = ctx.present
@@ -153,18 +162,17 @@ class AnyOf:
                 out = (out or []) + got
         return out
 
-    def may_hold(self, ctx: Context) -> bool:
-        if not self.term_ids.isdisjoint(ctx.present):
-            return True
-        return any(ctx.may(c) for c in self.others)
+    def condition(self) -> Cond:
+        return ("or", tuple(c.condition() for c in self.children))
 
 
 @dataclass(slots=True)
 class AllOf:
     children: list[Node]
+    maybe: Maybe = _always
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
-        if not ctx.may(self):
+        if not self.maybe(*ctx.sig):
             return None
         out: list[Support] = []
         for child in self.children:
@@ -174,18 +182,19 @@ class AllOf:
             out += got
         return out
 
-    def may_hold(self, ctx: Context) -> bool:
-        return all(ctx.may(c) for c in self.children)
+    def condition(self) -> Cond:
+        return ("and", tuple(c.condition() for c in self.children))
 
 
 @dataclass(slots=True)
 class NoneOf:
     children: list[Node]
+    maybe: Maybe = _always
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
         return None if any(ctx.eval(c) is not None for c in self.children) else []
 
-    def may_hold(self, ctx: Context) -> bool:
+    def condition(self) -> Cond:
         return True
 
 
@@ -205,12 +214,13 @@ class Near:
     sentence: bool
     ordered: bool
     label: str | None = None
+    maybe: Maybe = _always
 
-    def may_hold(self, ctx: Context) -> bool:
-        return all(ctx.may(c) for c in self.children)
+    def condition(self) -> Cond:
+        return ("and", tuple(c.condition() for c in self.children))
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
-        if not ctx.may(self):
+        if not self.maybe(*ctx.sig):
             return None
         lists = [ctx.eval(child) for child in self.children]
         if any(not hits for hits in lists):
@@ -292,12 +302,13 @@ class SplitVerb:
     within: int
     label: str
     pattern: re.Pattern[str] = field(init=False)
+    maybe: Maybe = _always
 
     def __post_init__(self) -> None:
         self.pattern = re.compile(rf"(?<![^\W_]){re.escape(self.particle)}(?![^\W_])")
 
-    def may_hold(self, ctx: Context) -> bool:
-        return ctx.may(self.forms) and f" {self.particle} " in ctx.article.padded
+    def condition(self) -> Cond:
+        return ("and", (self.forms.condition(), ("text", f" {self.particle} ")))
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
         hits = ctx.eval(self.forms)
@@ -322,22 +333,22 @@ class Places:
 
     op: str
     count: float
+    maybe: Maybe = _always
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
         hits = [h for h in ctx.places if ctx.allowed(h[0])]
         distinct = {ctx.place_keys[h[2]] for h in hits}
         return hits if _OPS[self.op](len(distinct), self.count) else None
 
-    def may_hold(self, ctx: Context) -> bool:
-        if self.op in (">=", ">", "=="):
-            return ctx.place_bound >= self.count
-        return True
+    def condition(self) -> Cond:
+        return ("places", self.count) if self.op in (">=", ">", "==") else True
 
 
 @dataclass(slots=True)
 class Coops:
     kinds: frozenset[str] | None
     tids: frozenset[int]  # the cooperation targets of these kinds
+    maybe: Maybe = _always
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
         hits = [
@@ -347,13 +358,14 @@ class Coops:
         ]
         return hits or None
 
-    def may_hold(self, ctx: Context) -> bool:
-        return not self.tids.isdisjoint(ctx.present)
+    def condition(self) -> Cond:
+        return ("any", self.tids)
 
 
 @dataclass(slots=True)
 class Url:
     patterns: list[str]
+    maybe: Maybe = _always
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
         url = ctx.article.url
@@ -363,20 +375,21 @@ class Url:
         ok = any(fnmatch(host, p) or fnmatch(url.lower(), p) for p in self.patterns)
         return [] if ok else None
 
-    def may_hold(self, ctx: Context) -> bool:
-        return bool(ctx.article.url)
+    def condition(self) -> Cond:
+        return ("url",)
 
 
 @dataclass(slots=True)
 class Similar:
     op: str
     value: float
+    maybe: Maybe = _always
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
         score = ctx.similarity()
         return [] if score is not None and _OPS[self.op](score, self.value) else None
 
-    def may_hold(self, ctx: Context) -> bool:
+    def condition(self) -> Cond:
         return True
 
 
@@ -391,7 +404,7 @@ class Compiler:
         """One node per distinct clause, so that repeated lists are evaluated once."""
         key = json.dumps(clause.model_dump(include=_CLAUSE_KEYS), sort_keys=True, default=str)
         if key not in self._cache:
-            self._cache[key] = self._compile(clause)
+            self._cache[key] = _arm(self._compile(clause))
         return self._cache[key]
 
     def _compile(self, clause: Clause) -> Node:
@@ -449,6 +462,17 @@ class Compiler:
         finite = AnyOf([self._term(f, "word", False, label) for f in forms])
         split = SplitVerb(finite, particle, clause.within or 8, label)
         return AnyOf([*joined, te_form, split])
+
+
+def _arm(node: Node) -> Node:
+    """Compile the `maybe` test of a node and of its children that lack one."""
+    if node.maybe is _always:
+        node.maybe = compile_condition(node.condition())
+    for child in getattr(node, "children", []):
+        _arm(child)
+    if isinstance(node, SplitVerb):
+        _arm(node.forms)
+    return node
 
 
 def cost(node: Node) -> int:

@@ -58,6 +58,9 @@ class ExampleSet:
             df.update(set(toks))
             docs += 1
         self._df, self._docs = df, docs
+        # Every article asks for the IDF of each of its tokens: look it up.
+        self._idfs = {token: self._idf(token) for token in df}
+        self._unseen = self._idf("")
         self._examples = [self._vector(toks) for toks in example_tokens if toks]
 
     def __bool__(self) -> bool:
@@ -69,7 +72,8 @@ class ExampleSet:
 
     def _vector(self, toks: list[str]) -> Vector:
         counts = Counter(toks)
-        return _norm({t: (1 + math.log(c)) * self._idf(t) for t, c in counts.items()})
+        idfs, unseen, log = self._idfs, self._unseen, math.log
+        return _norm({t: (1 + log(c)) * idfs.get(t, unseen) for t, c in counts.items()})
 
     def score(self, toks: list[str]) -> float:
         """Highest cosine similarity (0..1) between the article and any example."""
