@@ -71,6 +71,8 @@ _MARKER_PARAGRAPH = re.compile(rf"^\s*{_TEXT_MARKER}\s*:?\s*$", re.IGNORECASE)
 _MARKER_GLUED = re.compile(
     rf"(?<=[.!?\"”’)])(?:{_TEXT_MARKER}(?![a-z])|\s+{_TEXT_MARKER}\s*:?\s*$)", re.DOTALL
 )
+# "GerelateerdVlaardingen en Schiedam ...": the heading glued onto the first related headline.
+_MARKER_LEAD = re.compile(rf"^{_TEXT_MARKER}(?=[A-Z0-9À-Þ‘'\"“])")
 _LEES_OOK_LINE = re.compile(r"^\s*(?:lees ook|bekijk ook|zie ook)\s*:", re.IGNORECASE)
 
 # class/id tokens of containers that hold related headlines.
@@ -271,7 +273,11 @@ def remove_related_blocks(tree: lxml.html.HtmlElement) -> None:
             and _looks_like_teasers(el)
         ):
             el.drop_tree()
-    for heading in _related_headings(tree):
+    headings, loose = _related_headings(tree)
+    for el in loose:
+        el.tail = None  # the heading text itself
+        _drop_teasers_after(el)
+    for heading in headings:
         # An earlier drop may already have taken this heading with it.
         if heading.getroottree().getroot() is tree:
             _drop_related_section(heading)
@@ -280,13 +286,20 @@ def remove_related_blocks(tree: lxml.html.HtmlElement) -> None:
 _HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "p", "div", "span", "strong", "b", "header"}
 
 
-def _related_headings(tree: lxml.html.HtmlElement) -> list[etree._Element]:
-    """Elements whose whole text is a related-block heading such as "Lees ook"."""
+def _related_headings(
+    tree: lxml.html.HtmlElement,
+) -> tuple[list[etree._Element], list[etree._Element]]:
+    """Elements whose whole text is a related-block heading such as "Lees ook", and
+    elements followed by such a heading as loose text ("...</p>Gerelateerd<a>...")."""
     found: list[etree._Element] = []
+    loose: list[etree._Element] = []
     for text in tree.xpath("//body//text()"):
-        if not text.is_text or len(text) > 60 or not RELATED_HEADINGS.match(" ".join(text.split())):
+        if len(text) > 60 or not RELATED_HEADINGS.match(" ".join(text.split())):
             continue
         el = text.getparent()
+        if text.is_tail:
+            loose.append(el)
+            continue
         # Climb out of inline wrappers: <h3><span>Lees ook</span></h3> -> <h3>.
         while (parent := el.getparent()) is not None and parent.tag in _HEADING_TAGS:
             if " ".join(parent.text_content().split()) != " ".join(el.text_content().split()):
@@ -294,7 +307,18 @@ def _related_headings(tree: lxml.html.HtmlElement) -> list[etree._Element]:
             el = parent
         if el.tag in _HEADING_TAGS and not any(a in found for a in el.iterancestors()):
             found.append(el)
-    return found
+    return found, loose
+
+
+def _drop_teasers_after(el: etree._Element) -> None:
+    """Drop the headline-like siblings that follow `el`, up to the first ordinary one."""
+    sibling = el.getnext()
+    while sibling is not None and (
+        not isinstance(sibling.tag, str) or _looks_like_teasers(sibling)
+    ):
+        nxt = sibling.getnext()
+        sibling.drop_tree()
+        sibling = nxt
 
 
 def _drop_related_section(heading: etree._Element) -> None:
@@ -311,14 +335,8 @@ def _drop_related_section(heading: etree._Element) -> None:
         return
     # Otherwise the heading sits among body paragraphs: drop it and the teaser
     # siblings after it, stopping at the first ordinary paragraph.
-    sibling = heading.getnext()
+    _drop_teasers_after(heading)
     heading.drop_tree()
-    while sibling is not None and (
-        not isinstance(sibling.tag, str) or _looks_like_teasers(sibling)
-    ):
-        nxt = sibling.getnext()
-        sibling.drop_tree()
-        sibling = nxt
 
 
 def _link_density(el: etree._Element) -> float:
@@ -353,7 +371,7 @@ def trim_related_text(text: str) -> str:
     paras = text.split("\n\n")
     kept: list[str] = []
     for para in paras:
-        if _MARKER_PARAGRAPH.match(para):
+        if _MARKER_PARAGRAPH.match(para) or _MARKER_LEAD.match(para):
             break  # everything after a bare "Gerelateerd" is headlines
         if _LEES_OOK_LINE.match(para):
             continue  # "Lees ook: <kop>" interrupts the body; the body goes on

@@ -231,6 +231,7 @@ def test_glued_related_run_is_cut() -> None:
         ("Eerste.\n\nLees ook: Gemeenten fuseren\n\nTweede.", "Eerste.\n\nTweede."),
         ("De raad stemde in. Gerelateerd", "De raad stemde in."),
         ("De raad stemde in.Lees ook:Kop een", "De raad stemde in."),
+        ("Slot.\n\nGerelateerdVlaardingen en Schiedam\n\nKop twee", "Slot."),
         # Sentences that merely start with the words are body text.
         ("Lees ook het interview met de burgemeester op pagina 3.", None),
         ("Ook interessant is de rol van de provincie.", None),
@@ -465,3 +466,27 @@ def test_input_is_nfc_normalised() -> None:
 )
 def test_detect_language(text: str, lang: str | None) -> None:
     assert detect_language(text) == lang
+
+
+def test_seed_shape_byline_in_body_and_loose_gerelateerd() -> None:
+    # The shape the seed article was scraped from: byline as the first paragraph of
+    # the body, and "Gerelateerd" as loose text glued after the last paragraph.
+    html = _article(
+        '<div class="article"><h1>Maassluis haalt eigen afval op</h1>'
+        "<p>12-03-2020 Nieuws Kees Bakker</p>"
+        "<p>MAASSLUIS – De gemeente Maassluis gaat het afval voortaan zelf ophalen. Het "
+        "college doet niet langer mee met de regionale inzameldienst.</p>"
+        + PARAGRAPHS
+        + "Gerelateerd"
+        '<a href="/a">Vlaardingen en Schiedam gaan samenwerken bij belastingen</a>'
+        '<a href="/b">Gemeenschappelijke regeling voor de jeugdzorg opgeheven</a></div>'
+    )
+    art = extract_article(html, "https://example.nl/a")
+    assert art.author == "Kees Bakker"
+    assert art.published == utc(2020, 3, 11, 23, 0)
+    assert art.places == ["Maassluis"]
+    assert art.text.startswith("MAASSLUIS – De gemeente")
+    assert art.text.endswith("zodat zij niet hoeven om te rijden.")
+    assert "Gerelateerd" not in art.text
+    assert "samenwerken" not in art.text
+    assert "Gemeenschappelijke regeling" not in art.text
