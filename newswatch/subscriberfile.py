@@ -90,8 +90,9 @@ def add_subscriber(path: Path, entry: dict[str, Any], known_topics: set[str]) ->
         entries = data["subscribers"] = CommentedSeq()
     if not isinstance(entries, CommentedSeq):
         raise SubscriberEditError(f"{path}: 'subscribers' is not a list")
-    if _index_of(entries, entry["email"]) is not None:
-        raise SubscriberEditError(f"{entry['email']} is already listed in {path}")
+    index = _index_of(entries, entry["email"])
+    if index is not None:
+        raise SubscriberEditError(f"{entries[index]['email']} is already listed in {path}")
     # An empty `subscribers: []` is flow style; entries read better as a block.
     entries.fa.set_block_style()
     entries.append(_commented(entry))
