@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -379,11 +380,122 @@ def _without_tag(error: Any) -> Any:
     return details
 
 
+_DELIVERY = re.compile(
+    r"^(?:(?P<instant>instant)|daily@(?P<dtime>\d{1,2}:\d{2})"
+    r"|weekly@(?P<dow>[a-z]{3})\s+(?P<wtime>\d{1,2}:\d{2}))$"
+)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_QUIET = re.compile(r"^(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})$")
+
+
+def _clock_time(text: str) -> time:
+    hours, minutes = (int(part) for part in text.split(":"))
+    if not (0 <= hours < 24 and 0 <= minutes < 60):
+        raise ValueError(f"{text!r} is not a time of day like 07:30")
+    return time(hours, minutes)
+
+
+@dataclass(frozen=True)
+class DeliverySchedule:
+    """`instant`, or a digest at `at` local time every day (weekday None) or once a week."""
+
+    kind: Literal["instant", "daily", "weekly"]
+    at: time | None = None
+    weekday: int | None = None  # 0 = Monday, as datetime.weekday()
+
+
+def parse_delivery(value: str) -> DeliverySchedule:
+    """'instant' | 'daily@07:30' | 'weekly@mon 07:30' (the subscriber's own time zone)."""
+    match = _DELIVERY.match(value.strip().lower())
+    if not match:
+        raise ValueError(
+            f"{value!r} is not instant, daily@HH:MM or weekly@DAY HH:MM (e.g. mon 07:30)"
+        )
+    if match["instant"]:
+        return DeliverySchedule("instant")
+    if match["dtime"]:
+        return DeliverySchedule("daily", _clock_time(match["dtime"]))
+    if match["dow"] not in WEEKDAYS:
+        raise ValueError(f"{match['dow']!r} is not a weekday ({', '.join(WEEKDAYS)})")
+    return DeliverySchedule("weekly", _clock_time(match["wtime"]), WEEKDAYS.index(match["dow"]))
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Local times between which no instant alert goes out; may span midnight."""
+
+    start: time
+    end: time
+
+    def contains(self, local: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+
+def parse_quiet_hours(value: str) -> QuietHours:
+    """'22:00-07:00' -> QuietHours(22:00, 07:00)."""
+    match = _QUIET.match(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a range like 22:00-07:00")
+    quiet = QuietHours(_clock_time(match[1]), _clock_time(match[2]))
+    if quiet.start == quiet.end:
+        raise ValueError("quiet hours must not start and end at the same time")
+    return quiet
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not a known time zone") from None
+    return value
+
+
 class Subscriber(_Strict):
     email: Email
     name: str | None = None
     topics: list[str] = Field(min_length=1)
-    delivery: Literal["instant"] = "instant"
+    # instant | daily@HH:MM | weekly@mon HH:MM, in the subscriber's time zone.
+    delivery: str = "instant"
+    # "22:00-07:00": instant alerts found then wait until the quiet hours end.
+    quiet_hours: str | None = None
+    language: Literal["nl", "en"] = "nl"
+    # None: settings.timezone (filled in by load_config).
+    timezone: str | None = None
+
+    @field_validator("delivery")
+    @classmethod
+    def _delivery(cls, value: str) -> str:
+        parse_delivery(value)
+        return " ".join(value.strip().lower().split())
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_quiet_hours(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else _check_zone(value)
+
+    @property
+    def schedule(self) -> DeliverySchedule:
+        return parse_delivery(self.delivery)
+
+    @property
+    def is_digest(self) -> bool:
+        return self.schedule.kind != "instant"
+
+    @property
+    def quiet(self) -> QuietHours | None:
+        return parse_quiet_hours(self.quiet_hours) if self.quiet_hours else None
+
+    def zone(self, default: str = "Europe/Amsterdam") -> ZoneInfo:
+        return ZoneInfo(self.timezone or default)
 
 
 class SubscribersFile(_Strict):
@@ -428,6 +540,11 @@ def load_config(directory: Path, env: Mapping[str, str] | None = None) -> Config
     topics = load_topics(directory / "topics.yaml")
     subscribers_path = directory / "subscribers.yaml"
     subscribers = _load_subscribers(subscribers_path, {t.id for t in topics.topics})
+    # A subscriber without a time zone of their own lives in the installation's.
+    subscribers = [
+        s if s.timezone else s.model_copy(update={"timezone": settings.timezone})
+        for s in subscribers
+    ]
     key = env.get("SENDGRID_API_KEY") or None
     config = Config(
         directory=directory,

@@ -82,8 +82,16 @@ class Service:
             log.info("outbox: %s", stats)
         return stats
 
+    async def build_digests(self, now: datetime | None = None) -> list[int]:
+        """Build every digest whose slot has come (alerts/digest.py); returns their ids."""
+        from newswatch.alerts.digest import build_due_digests
+
+        moment = now or datetime.now(UTC)
+        return await asyncio.to_thread(build_due_digests, self.db, self.config, moment)
+
     async def run_once(self) -> tuple[list[CrawlReport], DrainStats]:
         reports = await self.collect_all()
+        await self.build_digests()
         return reports, await self.send_due()
 
     async def serve(self, stop: asyncio.Event) -> None:
@@ -101,6 +109,19 @@ class Service:
             next_run_time=now,
             args=[self._send_job],
             id="sender",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        # Digest slots are minutes apart at the finest; checking every minute (or
+        # every send tick, if that is shorter) sends a digest at most that late.
+        scheduler.add_job(
+            self._tracked,
+            "interval",
+            seconds=min(60.0, self.config.settings.email.send_every),
+            next_run_time=now,
+            args=[self._digest_job],
+            id="digests",
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,
@@ -163,6 +184,10 @@ class Service:
 
     async def _send_job(self) -> None:
         await self.send_due()
+
+    async def _digest_job(self) -> None:
+        if await self.build_digests():
+            await self.send_due()
 
 
 def run_on_reactor(main: Callable[[], Awaitable[int]]) -> int:

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from newswatch.alerts.subscriptions import suppressed_emails
 from newswatch.crawler.items import ArticleItem
-from newswatch.models import Alert, Article, Match, Story
+from newswatch.faults import fault
+from newswatch.models import Alert, AlertStatus, Article, Match, Story
 from newswatch.relevance import Classifier, TopicMatch
 from newswatch.scheduler.dedupe import find_story, fingerprint
 from newswatch.settings import Subscriber
@@ -108,12 +109,32 @@ class Ingestor:
             if subscriber.email.lower() in suppressed:
                 continue
             topics = [t for t in subscriber.topics if t in matched]
-            if topics and subscriber.email not in alerted:
-                session.add(
-                    Alert(subscriber=subscriber.email, article_id=article.id, topics=topics)
-                )
+            if not topics:
+                continue
+            if subscriber.email not in alerted:
+                session.add(_alert_for(subscriber, article, topics))
                 queued += 1
+            elif subscriber.is_digest:
+                # Another outlet of a story this subscriber already has: no new
+                # alert, but the next digest lists it as "also reported by".
+                session.add(_alert_for(subscriber, article, topics, also=True))
+        fault("mid_crawl")  # test-only hook (newswatch/faults.py)
         return queued
+
+
+def _alert_for(
+    subscriber: Subscriber, article: Article, topics: list[str], *, also: bool = False
+) -> Alert:
+    """An instant alert goes out pending; a digest subscriber's waits `held` for the digest."""
+    digest = subscriber.is_digest
+    return Alert(
+        subscriber=subscriber.email,
+        article_id=article.id,
+        topics=topics,
+        story_id=article.story_id,
+        delivery="also" if also else ("digest" if digest else "instant"),
+        status=AlertStatus.held if digest else AlertStatus.pending,
+    )
 
 
 def _attach_story(session: Session, article: Article) -> tuple[Story, bool]:
