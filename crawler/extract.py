@@ -149,7 +149,8 @@ def _extract(html: bytes | str, url: str, ov: ExtractOverrides, timezone: str) -
         return Extracted(None, None, None, "", [], None, url)
     tz = zone(timezone)
     ld = json_ld_article(tree)
-    h1 = _first_h1(tree)
+    headline = _headline(tree)
+    h1 = _text_of(headline) if headline is not None else None
     title = _select_first(tree, ov.title) or _clean(ld.get("headline")) or _page_title(tree, h1)
 
     # Text comes from a copy without related blocks; metadata from the whole page.
@@ -223,13 +224,21 @@ def _main_text(tree: lxml.html.HtmlElement, url: str) -> str:
 def _clean(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
-    value = " ".join(value.split())
-    return value or None
+    return _squash(value) or None
+
+
+def _squash(text: str) -> str:
+    """Whitespace runs to one space, ends trimmed."""
+    return " ".join(text.split())
+
+
+def _text_of(el: etree._Element) -> str:
+    return _squash(el.text_content())
 
 
 def _normalise_paragraphs(text: str) -> str:
     """One blank line between paragraphs, inner whitespace collapsed."""
-    paras = (" ".join(p.split()) for p in text.splitlines())
+    paras = (_squash(p) for p in text.splitlines())
     return "\n\n".join(p for p in paras if p)
 
 
@@ -294,7 +303,7 @@ def _related_headings(
     found: list[etree._Element] = []
     loose: list[etree._Element] = []
     for text in tree.xpath("//body//text()"):
-        if len(text) > 60 or not RELATED_HEADINGS.match(" ".join(text.split())):
+        if len(text) > 60 or not RELATED_HEADINGS.match(_squash(text)):
             continue
         el = text.getparent()
         if text.is_tail:
@@ -302,7 +311,7 @@ def _related_headings(
             continue
         # Climb out of inline wrappers: <h3><span>Lees ook</span></h3> -> <h3>.
         while (parent := el.getparent()) is not None and parent.tag in _HEADING_TAGS:
-            if " ".join(parent.text_content().split()) != " ".join(el.text_content().split()):
+            if _text_of(parent) != _text_of(el):
                 break
             el = parent
         if el.tag in _HEADING_TAGS and not any(a in found for a in el.iterancestors()):
@@ -340,10 +349,10 @@ def _drop_related_section(heading: etree._Element) -> None:
 
 
 def _link_density(el: etree._Element) -> float:
-    text = len(" ".join(el.text_content().split()))
+    text = len(_text_of(el))
     if not text:
         return 0.0
-    links = sum(len(" ".join(a.text_content().split())) for a in el.iter("a"))
+    links = sum(len(_text_of(a)) for a in el.iter("a"))
     return links / text
 
 
@@ -418,7 +427,7 @@ def _select_text(tree: lxml.html.HtmlElement, selector: str) -> str | None:
             b for b in el.iter(*_BLOCKS) if not any(p.tag in _BLOCKS for p in b.iterancestors())
         ]
         for block in outer or [el]:
-            text = " ".join(block.text_content().split())
+            text = _text_of(block)
             if text:
                 paras.append(text)
     return "\n".join(paras) if paras else None
@@ -582,7 +591,7 @@ def _time_element(tree: lxml.html.HtmlElement) -> str | None:
         candidates.append(el)
     if not candidates:
         return None
-    h1 = next((h for h in tree.iter("h1") if not is_chrome(h)), None)
+    h1 = _headline(tree)
     after_h1 = set(h1.xpath("following::time")) if h1 is not None else set()
     chosen = next((el for el in candidates if el in after_h1), candidates[0])
     return chosen.get("datetime")
@@ -604,7 +613,7 @@ def _author_element(tree: lxml.html.HtmlElement) -> str | None:
     """The name in a byline element: <span class="author">, <a rel="author">, itemprop."""
     for el in tree.xpath(_AUTHOR_XPATH):
         names = el.xpath(".//*[@itemprop='name']") or [el]
-        text = " ".join(names[0].text_content().split())
+        text = _text_of(names[0])
         if not text or len(text) > 80 or is_chrome(el):
             continue
         name = author_from_byline(text) or clean_name(person_name(text) or "")
@@ -627,10 +636,10 @@ def byline_text(tree: lxml.html.HtmlElement) -> str:
         if el.tag in ("script", "style"):
             continue
         if _BYLINE_CLASS.search(_classes(el)) and not is_chrome(el):
-            text = " ".join(el.text_content().split())
+            text = _text_of(el)
             if 0 < len(text) <= 200:
                 lines.append(text)
-    h1 = next((h for h in tree.iter("h1") if not is_chrome(h)), None)
+    h1 = _headline(tree)
     if h1 is not None:
         lines.extend(_lines_after(h1, limit=400))
     return "\n".join(lines)
@@ -641,7 +650,7 @@ def _lines_after(start: etree._Element, limit: int) -> list[str]:
     lines: list[str] = []
     size = 0
     for text in start.xpath("following::text()"):
-        line = " ".join(text.split())
+        line = _squash(text)
         parent = text.getparent()
         if not line or parent is None or parent.tag in ("script", "style") or is_chrome(parent):
             continue
@@ -680,12 +689,9 @@ def _strip_lead(text: str, titles: set[str | None]) -> tuple[str, str]:
     return "\n\n".join(paras), byline
 
 
-def _first_h1(tree: lxml.html.HtmlElement) -> str | None:
-    for h1 in tree.iter("h1"):
-        text = _clean(h1.text_content())
-        if text and not is_chrome(h1):
-            return text
-    return None
+def _headline(tree: lxml.html.HtmlElement) -> etree._Element | None:
+    """The first <h1> with text outside page chrome (a logo in the header is often an h1)."""
+    return next((h for h in tree.iter("h1") if not is_chrome(h) and _text_of(h)), None)
 
 
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—:-]\s+|\s+::\s+")
@@ -713,13 +719,9 @@ def _page_title(tree: lxml.html.HtmlElement, h1: str | None) -> str | None:
 def canonical_url(tree: lxml.html.HtmlElement, url: str) -> str:
     for link in tree.iter("link"):
         if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
-            return _absolute(link.get("href", "").strip(), url)
+            return urljoin(url, link.get("href", "").strip())
     og = _meta(tree, "og:url")
-    return _absolute(og.strip(), url) if og else url
-
-
-def _absolute(href: str, base: str) -> str:
-    return urljoin(base, href) if base else href
+    return urljoin(url, og.strip()) if og else url
 
 
 def _declared_lang(tree: lxml.html.HtmlElement, ld: dict[str, Any]) -> str | None:
