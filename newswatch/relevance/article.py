@@ -125,10 +125,9 @@ class Article:
         return self._bounds
 
     def field_of(self, folded_pos: int) -> int:
-        lead_start, body_start = self.bounds
-        if folded_pos < lead_start:
-            return TITLE
-        return LEAD if folded_pos < body_start else BODY
+        """TITLE, LEAD or BODY (0, 1, 2): how many field starts lie at or before the position."""
+        lead_start, body_start = self._bounds or self.bounds
+        return (folded_pos >= lead_start) + (folded_pos >= body_start)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Folded span -> original span in `orig`."""

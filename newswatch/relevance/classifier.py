@@ -298,21 +298,25 @@ class Classifier:
         places: list[str] = []
         labels: list[str] = []
         reach = -1  # furthest end of the passages kept so far
+        place_targets, orig = self.matcher.place_targets, article.orig
+        folded, identity = article.folded.text, article.folded.offsets is None
         # Ties (one particle shared by two split verbs) are broken by label, so
         # that the explanation does not depend on the order of a set.
         for s, e, tid, label in sorted(set(supports), key=lambda h: (h[0], -h[1], h[3], h[2])):
-            if tid in self.matcher.place_targets:
-                places += [] if label in places else [label]
+            if tid in place_targets:
+                if label not in places:
+                    places.append(label)
             else:
                 labels.append(label)
-            s, e = article.whole_words(s, e)
+            if (s and folded[s - 1] != " ") or (e < len(folded) and folded[e] != " "):
+                s, e = article.whole_words(s, e)
             if e <= reach:
                 continue  # "samenwerk*" inside "*samenwerking*": show the passage once
             reach = e
-            o_start, o_end = article.span(s, e)
+            o_start, o_end = (s, e) if identity else article.span(s, e)
             field = article.field_of(s)
             base = 0 if field == TITLE else article.text_start
-            text = article.orig[o_start:o_end]
+            text = orig[o_start:o_end]
             hits[(s, e)] = Hit(label, FIELD_NAMES[field], o_start - base, o_end - base, text)
         terms = list(dict.fromkeys(labels))
         return TopicMatch(
@@ -332,11 +336,15 @@ class Classifier:
 
 def _points(rule: _Rule, got: list[Support], ctx: Context, weights: FieldWeights) -> float:
     """weight x the best field weight; with `max`, every distinct hit counts up to max."""
-    article = ctx.article
+    by_field = (float(weights.title), float(weights.lead), float(weights.body))
+    lead, body = ctx.article.bounds
     # Places support a rule but are not what it counts; nor is the particle of a
     # split verb (tid -1), which belongs to the verb form before it.
-    anchors = [h for h in got if h[2] not in ctx.place_keys and h[2] != -1] or got
-    factors = [weights.of(FIELD_NAMES[article.field_of(h[0])]) for h in anchors]
+    place_keys = ctx.place_keys
+    anchors = [h for h in got if h[2] not in place_keys and h[2] != -1] or got
+    # The field of each hit, inlined (see Article.field_of): a rule with `max`
+    # may count dozens of hits.
+    factors = [by_field[(h[0] >= lead) + (h[0] >= body)] for h in anchors]
     if not factors:
         return rule.weight  # a test without hits (url, similarity, none)
     if rule.max is None:

@@ -60,26 +60,34 @@ def spellings(core: str) -> list[str]:
     return out
 
 
+# An article that is ruled out after looking at a few targets (a verb form
+# without its particle) is cheaper to search with str.find than to group.
+_FIND_TARGETS = 4
+
+
 class Scan:
     """The raw result of one scan: which keys ended where.
 
     Most articles can be ruled out from *which* targets occur at all (see
-    Classifier), so positions are grouped per key, and turned into spans per
-    target, only when asked for.
+    Classifier), so positions are worked out per target only when asked for:
+    for the first few targets by searching the text for their keys (a C loop),
+    after that by grouping all hits of the scan by key once.
     """
 
-    __slots__ = ("_by_key", "_found", "_matcher", "present")
+    __slots__ = ("_asked", "_by_key", "_found", "_matcher", "_padded", "present")
 
-    def __init__(self, matcher: Matcher, found: list[tuple[int, int]]) -> None:
-        self._matcher, self._found = matcher, found
+    def __init__(self, matcher: Matcher, found: list[tuple[int, int]], padded: str) -> None:
+        self._matcher, self._found, self._padded = matcher, found, padded
         self._by_key: dict[int, list[int]] | None = None
+        self._asked = 0
         # Target ids that occur (before case and context checks); C-level loops.
         keys = set(map(itemgetter(1), found))
         self.present = frozenset(chain.from_iterable(map(matcher._key_tids.__getitem__, keys)))
 
     def spans_of(self, tid: int) -> list[tuple[int, int]]:
         """(start, end) of every occurrence of target `tid` in the unpadded folded text."""
-        if self._by_key is None:
+        self._asked += 1
+        if self._by_key is None and self._asked > _FIND_TARGETS:
             by_key: dict[int, list[int]] = {}
             for end, key in self._found:
                 if key in by_key:
@@ -90,7 +98,7 @@ class Scan:
         matcher, out = self._matcher, []
         keys = matcher._tid_keys[tid]
         for key in keys:
-            ends = self._by_key.get(key)
+            ends = self._ends(key) if self._by_key is None else self._by_key.get(key)
             if ends:
                 # `end - start_back` undoes both the padding and the key's own leading space.
                 start_back, end_back = matcher._start_back[key], matcher._end_back[key]
@@ -98,6 +106,17 @@ class Scan:
         if len(keys) > 1:
             out.sort(key=itemgetter(1))  # in text order, as the scan found them
         return out
+
+    def _ends(self, key: int) -> list[int]:
+        """Where the automaton saw `key` end, found again with str.find
+        (every occurrence, overlapping ones too, as the automaton reports them)."""
+        word, padded, ends = self._matcher._key_text[key], self._padded, []
+        last = len(word) - 1
+        i = padded.find(word)
+        while i != -1:
+            ends.append(i + last)
+            i = padded.find(word, i + 1)
+        return ends
 
 
 class Matcher:
@@ -116,6 +135,7 @@ class Matcher:
         self._end_back: list[int] = []
         self._key_tids: list[tuple[int, ...]] = []
         self._tid_keys: list[list[int]] = []
+        self._key_text: list[str] = []
 
     # --- building --------------------------------------------------------------------
 
@@ -161,6 +181,7 @@ class Matcher:
     def build(self) -> None:
         automaton = ahocorasick.Automaton()
         self._start_back, self._end_back, self._key_tids = [], [], []
+        self._key_text = list(self._keys)
         for index, (key, (start_back, end_back, tids)) in enumerate(self._keys.items()):
             automaton.add_word(key, index)
             self._start_back.append(start_back)
@@ -185,7 +206,7 @@ class Matcher:
         if self._automaton is None:
             self.build()
         assert self._automaton is not None
-        return Scan(self, list(self._automaton.iter(padded)))
+        return Scan(self, list(self._automaton.iter(padded)), padded)
 
     @property
     def literal_keys(self) -> list[str]:

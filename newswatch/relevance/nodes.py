@@ -280,12 +280,14 @@ class Near:
         if chars > (self.within + 1) * _MAX_WORD or (self.sentence and chars > _MAX_SENTENCE):
             return None
         article = ctx.article
+        # Words are counted before the sentence is checked: counting is cheaper
+        # than the search for a sentence break, and both must pass.
+        gap = 0 if self.within > 1000 else article.words_between(first[1], second[0])
+        if gap > self.within:
+            return None
         if self.sentence and not article.same_sentence(first[0], second[0]):
             return None
-        if self.within > 1000:
-            return 0  # sentence-only proximity: the distance does not matter
-        gap = article.words_between(first[1], second[0])
-        return gap if gap <= self.within else None
+        return gap
 
 
 @dataclass(slots=True)
@@ -294,7 +296,9 @@ class SplitVerb:
 
     The finite forms come from the automaton. The particle is a very common word
     ("op", "uit"), so rather than scanning for it everywhere it is looked up with
-    a regex after each verb form, up to the end of the sentence.
+    a regex after each verb form, up to the end of the sentence. The regex
+    starts with the particle itself (the engine then skips ahead to it); that it
+    starts a word is checked after.
     """
 
     forms: Node
@@ -305,10 +309,21 @@ class SplitVerb:
     maybe: Maybe = _always
 
     def __post_init__(self) -> None:
-        self.pattern = re.compile(rf"(?<![^\W_]){re.escape(self.particle)}(?![^\W_])")
+        self.pattern = re.compile(rf"{re.escape(self.particle)}(?![^\W_])")
 
     def condition(self) -> Cond:
         return ("and", (self.forms.condition(), ("text", f" {self.particle} ")))
+
+    def _particle(self, text: str, pos: int, stop: int) -> re.Match[str] | None:
+        """The first particle in text[pos:stop] that is a word of its own."""
+        while True:
+            found = self.pattern.search(text, pos, stop)
+            if found is None:
+                return None
+            at = found.start()
+            if at == 0 or not text[at - 1].isalnum():  # regex \w without "_" is isalnum
+                return found
+            pos = at + 1
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
         hits = ctx.eval(self.forms)
@@ -317,7 +332,7 @@ class SplitVerb:
         article, out = ctx.article, []
         text = article.folded.text
         for start, end, tid, _ in hits:
-            found = self.pattern.search(text, end, end + (self.within + 1) * _MAX_WORD)
+            found = self._particle(text, end, end + (self.within + 1) * _MAX_WORD)
             if not found or not ctx.allowed(found.start()):
                 continue
             if article.words_between(end, found.start()) > self.within:
