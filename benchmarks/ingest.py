@@ -147,6 +147,9 @@ def worker_newswatch(config_dir: Path, profile: Path | None) -> dict[str, Any]:
         timing["seconds"] = time.perf_counter() - started
         timing["cpu_s"] = time.process_time() - cpu
         timing["failed"] = sum(r.status == "error" for r in reports)
+        # Pages that failed (e.g. timed out while the loop was busy) fall back
+        # to the feed summary: stored, but not extracted.
+        timing["page_failures"] = sum(r.page_failures for r in reports)
         return 0
 
     _profiled(lambda: run_on_reactor(crawl), profile)
@@ -155,7 +158,10 @@ def worker_newswatch(config_dir: Path, profile: Path | None) -> dict[str, Any]:
         matches = session.scalar(select(func.count()).select_from(Match)) or 0
         alerts = session.scalar(select(func.count()).select_from(Alert)) or 0
     db.dispose()
-    detail = f"{stored} stored, {matches} matches, {alerts} alerts, {timing['failed']:.0f} failed"
+    detail = (
+        f"{stored} stored, {matches} matches, {alerts} alerts, "
+        f"{timing['failed']:.0f} sources failed, {timing['page_failures']:.0f} pages unfetched"
+    )
     return {
         "pages": stored,
         "seconds": timing["seconds"],

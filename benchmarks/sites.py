@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import sys
 import threading
 import time
 from collections import Counter
@@ -49,6 +50,22 @@ THINGS = [
     "de bouw van tweehonderd woningen", "de herinrichting van de Dorpsstraat", "de kermis",
     "het onderhoud van de dijken", "de bibliotheek", "de sporthal", "het nieuwe schoolgebouw",
     "de verlichting in het park", "de markt op zaterdag", "de ijsbaan", "het busvervoer",
+    "de nieuwe rotonde", "het asielzoekerscentrum", "de windmolens langs de A7", "het dorpshuis",
+    "de sluiting van de huisartsenpost", "het tekort aan leraren", "de zonneweide", "het museum",
+    "de opvang van daklozen", "de groenstrook achter het station", "de jachthaven",
+    "de kinderboerderij",
+    "het carnaval", "de vervuilde grond bij de haven", "de snelheid op de dijkweg", "het hospice",
+    "de verhuizing van de brandweerkazerne", "de afvalinzameling", "de nieuwe wijk Oostpolder",
+]  # fmt: skip
+# Free phrases mixed into sentences so that two articles share few word 3-grams,
+# as unrelated real articles do (the dedupe step looks at exactly that).
+ASIDES = [
+    "na maanden van overleg", "tot verbazing van velen", "volgens de laatste cijfers",
+    "ondanks eerdere bezwaren", "sinds de zomer", "vorige week al", "naar verluidt",
+    "op verzoek van omwonenden", "met steun van de provincie", "zonder veel ophef",
+    "na een lange discussie", "tegen de verwachting in", "al jaren", "eindelijk",
+    "in een brief aan de raad", "tijdens een drukbezochte avond", "onder grote belangstelling",
+    "volgens ingewijden", "tot ergernis van de oppositie", "mede door de hoge rente",
 ]  # fmt: skip
 SENTENCES = [
     "Volgens {person} is {thing} in {place} hard nodig.",
@@ -63,6 +80,14 @@ SENTENCES = [
     "Ondernemers in het centrum van {place} maken zich zorgen over {thing}.",
     "Een meerderheid van de raad in {place} steunt {thing}, al zijn er kritische vragen.",
     "Pas in {year} wordt duidelijk wat {thing} betekent voor de inwoners van {place}.",
+    "{Aside} besloot {place} om {thing} uit te stellen.",
+    "{Person} sprak {aside} over {thing} en {thing2}.",
+    "Wie in {place} woont, merkt {aside} weinig van {thing}.",
+    "De kosten van {thing} lopen {aside} op tot {n} duizend euro.",
+    "Ook {thing2} staat {aside} op de agenda in {place}.",
+    "{Aside} kwamen er {n} handtekeningen tegen {thing}.",
+    "Het plan voor {thing} werd {aside} aangepast, vertelt {person}.",
+    "In {place} zijn de meningen over {thing} verdeeld, net als over {thing2}.",
 ]  # fmt: skip
 # Sentences that make an article about cooperation between municipalities.
 COOPERATION_SENTENCES = [
@@ -78,10 +103,13 @@ RUBRICS = ["Nieuws", "Politiek", "Regio", "Wonen", "Verkeer"]
 AUTHORS = ["Anouk de Boer", "Mark Hendriks", "Redactie", "Sanne Mulder", "Joost Kok"]
 
 
-def generate_article(rng: random.Random, index: int, published: datetime) -> SiteArticle:
-    """One ~450-word article; about one in twenty is about municipal cooperation."""
+def generate_article(
+    rng: random.Random, index: int, published: datetime, cooperation: bool | None = None
+) -> SiteArticle:
+    """One ~450-word article; unless told, about one in twenty is about municipal cooperation."""
     place = rng.choice(PLACES)
-    cooperation = rng.random() < 0.05
+    if cooperation is None:
+        cooperation = rng.random() < 0.05
     paragraphs = [_paragraph(rng, place, cooperation and i == 1) for i in range(6)]
     thing = rng.choice(THINGS)
     title = f"{place}: discussie over {thing} ({index})"
@@ -111,7 +139,11 @@ def _paragraph(rng: random.Random, place: str, cooperation: bool) -> str:
 def _fill(rng: random.Random, template: str, place: str) -> str:
     person = rng.choice(PEOPLE)
     other = rng.choice([p for p in PLACES if p != place])
+    aside = rng.choice(ASIDES)
     return template.format(
+        aside=aside,
+        Aside=aside[0].upper() + aside[1:],
+        thing2=rng.choice(THINGS),
         place=place if rng.random() < 0.6 else rng.choice(PLACES),
         place2=other,
         person=person,
@@ -146,7 +178,8 @@ class Stats:
     bytes_in: int = 0
     first_request: float | None = None
     last_request: float | None = None
-    first_served: dict[str, float] = field(default_factory=dict)  # article URL -> time
+    # Article URL -> wall-clock time (time.time()) its page was first served.
+    first_served: dict[str, float] = field(default_factory=dict)
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
@@ -175,8 +208,7 @@ class Site:
         self.stats = stats
         self.feeds: dict[str, Feed] = {}
         self.pages: dict[str, bytes] = {}
-        self._server = ThreadingHTTPServer((host, 0), _handler(self))
-        self._server.daemon_threads = True
+        self._server = _QuietServer((host, 0), _handler(self))
         self.url = f"http://{host}:{self._server.server_address[1]}"
 
     def add_feed(self, path: str, size: int) -> Feed:
@@ -222,6 +254,16 @@ class Site:
         return "not_found", 404, {"Content-Type": "text/plain"}, b"niet gevonden"
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Crawlers drop keep-alive connections when a spider closes; that is
+        # not worth a traceback in the benchmark's output.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         # Keep-alive, as real sites do; Scrapy reuses connections.
@@ -248,7 +290,7 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 stats.first_request = stats.first_request or now
                 stats.last_request = now
                 if kind == "page":
-                    stats.first_served.setdefault(site.url + path, now)
+                    stats.first_served.setdefault(site.url + path, time.time())
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -280,16 +322,19 @@ class SiteFarm:
             site.publish(feed, batch[::-1])
         return per_feed * len(self.feeds)
 
-    def new_article(self, published: datetime | None = None) -> SiteArticle:
+    def new_article(
+        self, published: datetime | None = None, cooperation: bool | None = None
+    ) -> SiteArticle:
         self.count += 1
-        return generate_article(self.rng, self.count, published or datetime.now(UTC))
+        when = published or datetime.now(UTC)
+        return generate_article(self.rng, self.count, when, cooperation)
 
-    def publish_one(self, feed_index: int) -> tuple[str, SiteArticle, float]:
-        """Publish one new article on one feed now; (URL, article, monotonic time)."""
+    def publish_one(self, feed_index: int, cooperation: bool | None = None) -> tuple[str, float]:
+        """Publish one new article on one feed now; its URL and the wall-clock time it went up."""
         site, feed = self.feeds[feed_index % len(self.feeds)]
-        article = self.new_article()
+        article = self.new_article(cooperation=cooperation)
         (url,) = site.publish(feed, [article])
-        return url, article, time.monotonic()
+        return url, time.time()
 
     @property
     def feed_urls(self) -> list[str]:
@@ -315,6 +360,7 @@ def write_config(
     every: str = "15m",
     crawl: dict[str, Any] | None = None,
     subscribers: int = 1,
+    source_extra: dict[str, Any] | None = None,
 ) -> Path:
     """A config folder for `feed_urls` with the shipped topics, SQLite and a file outbox.
 
@@ -328,9 +374,17 @@ def write_config(
         "log_level": "WARNING",
         "email": {"backend": "file", "outbox_dir": str(var / "outbox")},
         "crawl": {"delay": "0s", "timeout": "10s", "max_items_per_run": 200, **(crawl or {})},
+        # Never the default port: a real daemon may be running on this machine.
+        "http": {"listen": f"127.0.0.1:{free_port()}"},
     }
     sources = [
-        {"name": f"bron-{i:03d}", "kind": "feed", "url": url, "every": every}
+        {
+            "name": f"bron-{i:03d}",
+            "kind": "feed",
+            "url": url,
+            "every": every,
+            **(source_extra or {}),
+        }
         for i, url in enumerate(feed_urls)
     ]
     people = [
@@ -352,6 +406,28 @@ def write_config(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(path.read_bytes())
     return directory
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def newswatch_command(config: Path, *args: str) -> list[str]:
+    """The real command line, run with this interpreter."""
+    import sys
+
+    return [sys.executable, "-m", "newswatch", "--config", str(config), *args]
+
+
+def clean_env() -> dict[str, str]:
+    """The environment minus NEWSWATCH_*/SENDGRID_* that would override the config."""
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith(("NEWSWATCH_", "SENDGRID"))}
 
 
 # --- process measurements --------------------------------------------------------
