@@ -122,6 +122,9 @@ def remove_subscriber(path: Path, email: str, known_topics: set[str]) -> str:
         new_text = out.getvalue()
     else:
         new_text = _cut_entry(text, entries, index)
+        if len(entries) == 1:
+            # `subscribers:` with nothing under it reads as null, not as a list.
+            new_text = _empty_list_at(new_text, data.lc.key("subscribers")[0])
     _write_checked(path, new_text, known_topics)
     return listed
 
@@ -176,6 +179,12 @@ def _cut_entry(text: str, entries: CommentedSeq, index: int) -> str:
         if stripped and not stripped.startswith("#"):
             last = number
     return "".join(lines[:start] + lines[last + 1 :])
+
+
+def _empty_list_at(text: str, line: int) -> str:
+    lines = text.splitlines(keepends=True)
+    lines[line] = lines[line].replace("subscribers:", "subscribers: []", 1)
+    return "".join(lines)
 
 
 def _dash_line(lines: list[str], line: int) -> int:

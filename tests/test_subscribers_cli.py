@@ -157,3 +157,15 @@ def test_list_shows_states_and_resubscribe(config: Path, tmp_path: Path) -> None
     with db.session() as session:
         assert state_of(session, "sanne@voorbeeld.nl") == SubscriberState.active
     db.dispose()
+
+
+def test_removing_everyone_leaves_an_empty_list_that_loads(config: Path) -> None:
+    path = config / "subscribers.yaml"
+    remove_subscriber(path, "sanne@voorbeeld.nl", KNOWN)
+    remove_subscriber(path, "hoofdredactie@voorbeeld.nl", KNOWN)
+    text = path.read_text(encoding="utf-8")
+    assert "subscribers: []" in text
+    assert "Niet zomaar weghalen" in text
+    assert load_config(config, env={}).subscribers == []
+    add_subscriber(path, new_entry("terug@voorbeeld.nl", [COOPERATION], known_topics=KNOWN), KNOWN)
+    assert [s.email for s in load_config(config, env={}).subscribers] == ["terug@voorbeeld.nl"]
