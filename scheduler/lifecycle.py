@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 DRAIN_SECONDS = 10.0
 EXIT_MARGIN = 1.0  # of the 10 s, kept for closing the loop, the database and the process
+CRAWL_STOP_SECONDS = 3.0  # for spiders to close before their crawls are cancelled
 CLOCK_CHECK_EVERY = 5.0
 CLOCK_JUMP = 60.0  # a wall clock step larger than this is a jump, not drift
 HOUSEKEEPING_DELAY = timedelta(minutes=1)  # after start: let the first polls go first
@@ -112,10 +113,16 @@ class Lifecycle:
 async def drain(service: Any, deadline: float) -> None:
     """Stop crawls and wait for running jobs until `deadline` (loop time); cancel the rest."""
     loop = asyncio.get_running_loop()
+    # Closing a spider waits for its downloads in flight; one stuck on a server
+    # that never answers would wait for the whole download timeout.
+    budget = min(CRAWL_STOP_SECONDS, max(0.1, deadline - loop.time()))
     try:
-        await asyncio.wait_for(service.runner.stop(), max(0.1, deadline - loop.time()))
+        await asyncio.wait_for(service.runner.stop(), budget)
     except TimeoutError:
-        log.warning("crawls did not stop in time; cancelling them")
+        crawls = list(getattr(service.runner, "_active", ()))
+        log.warning("%d crawl(s) did not stop within %.0f s; cancelling them", len(crawls), budget)
+        for crawl in crawls:
+            crawl.cancel()
     jobs = set(service._jobs)
     if jobs:
         _, pending = await asyncio.wait(jobs, timeout=max(0.1, deadline - loop.time()))
