@@ -199,7 +199,8 @@ def test_database_locked_for_a_while_then_resumes(tmp_path: Path, site: SiteServ
             stdout=subprocess.PIPE,
             text=True,
         )
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
         assert holder.wait(timeout=20) == 0
         holder.stdout.close()
         released = daemon.log().count("not modified (304)")
@@ -230,8 +231,10 @@ def test_outbox_not_writable_is_retried_and_delivered_once(
         assert daemon.alive()
         db = sqlite3.connect(tmp_path / "nw.db")
         assert wait_for(
-            lambda: db.execute("SELECT count(*) FROM alerts WHERE attempts >= 1").fetchone()[0]
-            == len(positives(site))
+            lambda: (
+                db.execute("SELECT count(*) FROM alerts WHERE attempts >= 1").fetchone()[0]
+                == len(positives(site))
+            )
         )
         outbox.unlink()
         # The retry is due 30-60 s later (backoff); bring it to now instead of waiting.

@@ -21,7 +21,7 @@ from newswatch.models import Alert, Article, Match
 from newswatch.scheduler import lifecycle
 from newswatch.scheduler.lifecycle import Lifecycle
 from newswatch.scheduler.lock import LockHeld, acquire_daemon_lock
-from newswatch.scheduler.reload import Reloader, apply_config, schedule_source, schedule_sender
+from newswatch.scheduler.reload import Reloader, apply_config, schedule_sender, schedule_source
 from newswatch.scheduler.retention import housekeeping, prune_article_text
 from newswatch.settings import FeedSource, load_config
 from newswatch.storage import open_database
@@ -186,7 +186,8 @@ def test_forward_clock_jump_runs_each_job_once_not_once_per_missed_interval(
         scheduler = AsyncIOScheduler(timezone=UTC)
         now = JumpingClock.now(UTC)
         for name in ("a", "b", "c"):
-            schedule_source(scheduler, service, FeedSource(name=name, url="http://x/", every=1), now)
+            source = FeedSource(name=name, url="http://x/", every=1)
+            schedule_source(scheduler, service, source, now)
         schedule_sender(scheduler, service, 1.0, now)
         scheduler.start()
         await asyncio.sleep(1.5)
@@ -266,7 +267,8 @@ def test_retention_prunes_old_text_and_keeps_matches_and_alerts(db_url: str) -> 
         assert session.scalar(select(Match.id).limit(1)) is not None
         assert len(list(session.scalars(select(Alert)))) == 2
     assert texts == {"oud": "", "nieuw": "tekst van nieuw"}
-    assert pruned["oud"] is not None and pruned["nieuw"] is None
+    assert pruned["oud"] is not None
+    assert pruned["nieuw"] is None
     assert report.optimized == db_url.startswith("sqlite")
     db.dispose()
 
@@ -285,7 +287,8 @@ def test_recency_uses_the_shortest_interval(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(probes, "HEARTBEAT", probes.Heartbeat(started=1000.0, last_poll=None))
     assert probes.recency_reason(sources, now=1000.0 + 2 * 60 + probes.RECENT_SLACK) is None
     reason = probes.recency_reason(sources, now=2000.0)
-    assert reason is not None and "no source poll finished for 1000 s" in reason
+    assert reason is not None
+    assert "no source poll finished for 1000 s" in reason
     probes.HEARTBEAT.last_poll = 1990.0
     assert probes.recency_reason(sources, now=2000.0) is None
     assert probes.recency_reason([], now=1e9) is None
