@@ -15,6 +15,7 @@ import html
 import logging
 
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 
 from newswatch.alerts.subscriptions import set_state
 from newswatch.alerts.tokens import make_token, verify_token
@@ -39,6 +40,14 @@ def list_unsubscribe_headers(url: str) -> dict[str, str]:
 
 def unsubscribe(db: Database, email: str) -> int:
     """Unsubscribe `email` now; returns how many unsent alerts were suppressed."""
+    try:
+        return _unsubscribe(db, email)
+    except IntegrityError:
+        # A webhook event created the address's row at the same moment; now it exists.
+        return _unsubscribe(db, email)
+
+
+def _unsubscribe(db: Database, email: str) -> int:
     with db.transaction() as session:
         return set_state(
             session, email, SubscriberState.unsubscribed, by="link", reason="unsubscribe link"
