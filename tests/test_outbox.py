@@ -23,6 +23,9 @@ from newswatch.settings import Config
 from newswatch.status import collect_status, format_status
 from newswatch.storage import Database, open_database
 
+# Outcome handling does not depend on the database; claims, leases and status do.
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
 
 @pytest.fixture
 def fake() -> Iterator[SendGridFake]:
@@ -90,6 +93,7 @@ def test_202_is_sent_with_message_id_custom_args_categories_and_unsubscribe(
         assert "Afmelden" in part["value"]
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize("retry_after", [False, True])
 def test_429_waits_for_the_rate_limit_reset_without_counting_an_attempt(
     db: Database, config: Config, fake: SendGridFake, retry_after: bool
@@ -107,6 +111,7 @@ def test_429_waits_for_the_rate_limit_reset_without_counting_an_attempt(
     assert "rate limited" in (alert.last_error or "")
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_server_errors_back_off_then_go_dead_after_max_attempts(
     db: Database, config: Config, fake: SendGridFake, status: int
@@ -133,6 +138,7 @@ def test_server_errors_back_off_then_go_dead_after_max_attempts(
     assert f"SendGrid answered {status}" in (alert.last_error or "")
 
 
+@SQLITE_ONLY
 def test_refused_connection_is_retried(db: Database, config: Config) -> None:
     [alert_id] = add_alerts(db, 1)
     with socket.socket() as probe:
@@ -146,6 +152,7 @@ def test_refused_connection_is_retried(db: Database, config: Config) -> None:
     assert "cannot reach SendGrid" in (alert.last_error or "")
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize("status", [400, 401, 403, 413])
 def test_permanent_refusals_are_dead_at_once_logged_and_in_status(
     db: Database,
@@ -260,6 +267,7 @@ def test_suppressed_addresses_rows_become_suppressed(
     assert fake.requests == []
 
 
+@SQLITE_ONLY
 def test_quiet_hours_hold_instant_alerts_until_they_end(
     tmp_path: Path, db: Database, db_url: str, fake: SendGridFake
 ) -> None:
