@@ -53,13 +53,15 @@ def collect_status(db: Database) -> dict[str, Any]:
             }
             for row in session.scalars(select(Source).order_by(Source.name))
         ]
-    return {
+    data = {
         "outbox": outbox,
         "dead": dead[:DEAD_SHOWN],
         "dead_total": len(dead),
         "possible_duplicates": duplicates,
         "sources": sources,
     }
+    data.update(_health_and_freshness(db))
+    return data
 
 
 def _by_status(session: Any, model: type[Alert] | type[Digest]) -> dict[str, int]:
@@ -118,6 +120,7 @@ def format_status(data: dict[str, Any], zone: ZoneInfo | None = None) -> str:
         if source["consecutive_failures"]:
             line += f", {source['consecutive_failures']} failure(s) in a row"
         lines.append(line)
+    lines.extend(_format_health_and_freshness(data, zone))
     return "\n".join(lines)
 
 
@@ -126,3 +129,78 @@ def _local(iso: str | None, zone: ZoneInfo | None) -> str | None:
         return None
     moment = datetime.fromisoformat(iso)
     return (moment.astimezone(zone) if zone else moment).strftime("%Y-%m-%d %H:%M")
+
+
+# --- source health, last errors, latency (see newswatch/freshness.py) ---------------------
+
+RETRYING_SHOWN = 10
+
+
+def _health_and_freshness(db: Database) -> dict[str, Any]:
+    from newswatch.freshness import latency_summary
+    from newswatch.scheduler.health import health_rows
+
+    health = [
+        {
+            "name": row.name,
+            "state": row.state(),
+            "silent": row.silent,
+            "consecutive_failures": row.consecutive_failures,
+            "last_success_at": _iso(row.last_success_at),
+            "last_item_at": _iso(row.last_item_at),
+            "backoff_until": _iso(row.backoff_until),
+            "last_error_kind": row.last_error_kind,
+            "last_error": row.last_error,
+        }
+        for row in health_rows(db)
+    ]
+    with db.session() as session:
+        retrying = [
+            {
+                "id": row.id,
+                "subscriber": row.subscriber,
+                "attempts": row.attempts,
+                "next_attempt_at": _iso(row.next_attempt_at),
+                "last_error": row.last_error,
+            }
+            for row in session.scalars(
+                select(Alert)
+                .where(Alert.status == AlertStatus.pending, Alert.last_error.is_not(None))
+                .order_by(Alert.next_attempt_at)
+                .limit(RETRYING_SHOWN)
+            )
+        ]
+    return {"health": health, "retrying": retrying, "latency": latency_summary(db)}
+
+
+def _format_health_and_freshness(data: dict[str, Any], zone: ZoneInfo | None) -> list[str]:
+    from newswatch.freshness import human
+
+    lines = []
+    problems = [h for h in data["health"] if h["state"] in ("failing", "backoff", "silent")]
+    if problems or data["retrying"]:
+        lines.append("\nLast errors")
+    for h in problems:
+        error = f"{h['last_error_kind'] or '?'}: {' '.join((h['last_error'] or '').split())}"
+        since = _local(h["last_success_at"], zone) or "never"
+        lines.append(f"  source {h['name']}: {h['state']}, last success {since}; {error[:100]}")
+    for row in data["retrying"]:
+        when = _local(row["next_attempt_at"], zone)
+        lines.append(
+            f"  alert {row['id']} to {row['subscriber']}: {row['attempts']} attempt(s), "
+            f"next {when}; {row['last_error']}"
+        )
+    latency = data["latency"]
+    lines.append(f"\nLatency, last {latency['window_days']} days ({latency['alerts']} alert(s))")
+    for key, label in (
+        ("publish_to_queued", "published → queued"),
+        ("publish_to_sent", "published → sent"),
+    ):
+        stats = latency[key]
+        lines.append(
+            f"  {label:<20} p50 {human(stats['p50']):>8}  p95 {human(stats['p95']):>8}"
+            f"  ({stats['count']} measured)"
+        )
+    if latency["undated"]:
+        lines.append(f"  {latency['undated']} alert(s) for articles without a publication date")
+    return lines
