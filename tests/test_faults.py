@@ -12,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +58,14 @@ def daemon_config(
     return config
 
 
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
 def write_sources(config: Path, sources: list[dict[str, Any]]) -> None:
     (config / "sources.yaml").write_text(yaml.safe_dump({"sources": sources}))
 
@@ -88,6 +98,14 @@ def test_second_daemon_is_refused_and_sighup_adds_a_source(
     config = daemon_config(tmp_path, [first], config_poll=0)
     with Daemon(config, tmp_path / "daemon.log") as daemon:
         assert daemon.wait_log("newswatch running"), daemon.log()
+        assert daemon.wait_log("Maasstad Lokaal: 6 entries"), daemon.log()
+        base = "http://" + yaml.safe_load((config / "settings.yaml").read_text())["http"]["listen"]
+        assert get(base + "/healthz") == (200, "ok\n")
+        assert get(base + "/readyz") == (200, "ready\n")
+        status, text = get(base + "/metrics")
+        assert status == 200
+        assert 'newswatch_items_total{source="Maasstad Lokaal"} 6.0' in text
+        assert 'newswatch_source_consecutive_failures{source="Maasstad Lokaal"} 0.0' in text
         for args in (("run",), ("run", "--once")):
             refused = newswatch("--config", str(config), *args, timeout=60)
             assert refused.returncode == 1, refused.stderr

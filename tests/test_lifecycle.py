@@ -319,3 +319,18 @@ def test_metrics_text_has_counters_and_database_gauges(tmp_path: Path) -> None:
     assert 'newswatch_source_consecutive_failures{source="Lokaal"} 0.0' in text
     assert "newswatch_publish_to_alert_seconds_bucket" in text
     db.dispose()
+
+
+def test_readyz_says_why_not_and_metrics_answer(tmp_path: Path) -> None:
+    from web_helpers import request, serve
+
+    db = open_database(f"sqlite:///{tmp_path / 'nw.db'}")
+    with serve(db) as server:  # no daemon behind it: no scheduler
+        status, body, _ = request("GET", server.url + "/readyz")
+        assert status == 503
+        assert "scheduler not started" in body
+        status, body, headers = request("GET", server.url + "/metrics")
+        assert status == 200
+        assert headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        assert "newswatch_outbox_alerts" in body
+    db.dispose()
