@@ -341,3 +341,34 @@ def test_one_automaton_for_all_topics(tmp_path: Path) -> None:
     assert [m.topic for m in c.classify("", "De fusie.", topic="b")] == ["b"]
     with pytest.raises(ValueError, match="unknown topic"):
         c.classify("", "x", topic="c")
+
+
+def test_exclusion_in_fields_tests_only_those_fields(tmp_path: Path) -> None:
+    extra = (
+        "    exclude:\n"
+        "      - penalty: 5\n"
+        "        in: [title, lead]\n"
+        "        any: [herindeling*]\n"
+        "        unless: {any: [gemeenschappelijke regeling]}\n"
+    )
+    c = classifier(tmp_path, "      - weight: 6\n        any: [samenwerk*]\n", 6, extra)
+    lead_only = "Twee gemeenten werken samen, en de samenwerking groeit."
+    # The subject is the merger: named in the title or the lead.
+    assert score(c, lead_only, title="Herindeling van tafel") == 1
+    assert score(c, f"De herindeling is van tafel. {lead_only}") == 1
+    # A merger mentioned below the lead does not count against the article.
+    assert score(c, f"{lead_only}\n\nEerder was een herindeling nog in beeld.") == 6
+    # `unless` looks at the whole article.
+    body = f"{lead_only}\n\nDat gaat via een gemeenschappelijke regeling."
+    assert score(c, body, title="Herindeling van tafel") == 6
+
+
+def test_exclusion_in_must_name_a_field(tmp_path: Path) -> None:
+    path = tmp_path / "topics.yaml"
+    path.write_text(
+        "topics:\n  - id: t\n    threshold: 1\n    rules:\n      - {weight: 1, any: [a1]}\n"
+        "    exclude:\n      - {penalty: 1, in: [], any: [b1]}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(Exception, match="empty group"):
+        load_topics(path)

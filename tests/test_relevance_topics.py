@@ -303,3 +303,43 @@ def test_ambtelijke_fusie_is_not_a_herindeling(classifier: Classifier) -> None:
 def test_restrict_to_one_topic(classifier: Classifier) -> None:
     assert classifier.classify(EXAMPLE_TITLE, EXAMPLE_TEXT, topic=HER) == []
     assert classifier.topic_ids == [IGS, HER]
+
+
+def test_a_merger_in_the_headline_is_not_cooperation(classifier: Classifier) -> None:
+    title = "Beek en Stein gaan samen"
+    text = (
+        "STEIN – De gemeenteraden van Beek en Stein hebben het herindelingsadvies vastgesteld. "
+        "De twee buurgemeenten gaan samen verder als één gemeente."
+    )
+    assert topics_of(classifier, title, text) == [HER]
+
+
+def test_cooperation_that_mentions_a_past_merger_still_counts(classifier: Classifier) -> None:
+    title = "Molenlanden en Gorinchem gaan samenwerken op belastingen"
+    text = (
+        "GORINCHEM – De gemeenten Molenlanden en Gorinchem werken vanaf volgend jaar samen "
+        "bij de belastingheffing. Beide colleges tekenen deze week de samenwerkingsovereenkomst."
+        "\n\nMolenlanden ontstond in 2019 uit een herindeling van Giessenlanden en Molenwaard."
+    )
+    assert topics_of(classifier, title, text) == [IGS]
+
+
+def test_joint_ict_in_the_headline_is_not_a_merger(classifier: Classifier) -> None:
+    title = "Woerden, Oudewater en Montfoort bundelen ict-beheer"
+    text = (
+        "WOERDEN – De gemeenten Woerden, Oudewater en Montfoort gaan hun ict-beheer samenvoegen "
+        "in één gezamenlijke dienst."
+    )
+    assert topics_of(classifier, title, text) == [IGS]
+
+
+def test_zeeuws_vlaanderen_is_not_belgium(classifier: Classifier) -> None:
+    title = "Sluis treedt uit regeling leerlingenvervoer"
+    text = (
+        "OOSTBURG – De gemeente Sluis treedt uit de gemeenschappelijke regeling voor het "
+        "leerlingenvervoer in Zeeuws-Vlaanderen. Terneuzen en Hulst, de andere deelnemers, "
+        "betalen de vaste kosten straks samen."
+    )
+    assert topics_of(classifier, title, text) == [IGS]
+    belgian = text.replace("Zeeuws-Vlaanderen", "Vlaanderen")
+    assert IGS not in topics_of(classifier, title, belgian)

@@ -41,6 +41,7 @@ class _Exclusion:
     penalty: float
     veto: bool
     unless: Node | None
+    fields: frozenset[int] | None = None
 
 
 @dataclass(slots=True)
@@ -107,6 +108,7 @@ class Classifier:
                 x.penalty or 0.0,
                 x.veto,
                 comp.compile(x.unless) if x.unless else None,
+                frozenset(FIELD_NAMES.index(f) for f in x.in_) if x.in_ else None,
             )
             for i, x in enumerate(topic.exclude)
         ]
@@ -274,7 +276,10 @@ class Classifier:
         fired: list[RuleScore] = []
         vetoed = False
         for excl in compiled.exclusions:
-            if ctx.eval(excl.node) is None:
+            ctx.fields = excl.fields
+            hit = ctx.eval(excl.node)
+            ctx.fields = None
+            if hit is None:
                 continue
             if excl.unless is not None and ctx.eval(excl.unless) is not None:
                 continue

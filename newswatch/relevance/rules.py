@@ -211,12 +211,27 @@ class Rule(Clause):
 
 
 class Exclusion(Clause):
-    """A clause that subtracts `penalty` points, or vetoes the topic, unless `unless` holds."""
+    """A clause that subtracts `penalty` points, or vetoes the topic, unless `unless` holds.
+
+    With `in:` the clause itself is only tested in those fields ("herindeling in
+    the headline or lead": the merger is the subject, not a side remark);
+    `unless` is always tested on the whole article.
+    """
 
     name: str | None = None
     penalty: float | None = Field(default=None, gt=0)
     veto: bool = False
     unless: Clause | None = None
+    in_: list[FieldName] | None = Field(default=None, alias="in")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("in_")
+    @classmethod
+    def _fields_not_empty(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError("empty group: list at least one field")
+        return value
 
     @model_validator(mode="after")
     def _penalty_or_veto(self) -> Exclusion:
