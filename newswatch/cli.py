@@ -510,3 +510,34 @@ def alerts_preview(obj: Context, subscriber: str | None, digest: bool, out_dir: 
     finally:
         db.dispose()
     click.echo(f"{preview.what}\n{preview.eml}\n{preview.html}")
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("copy")
+@click.option("--to", "target", required=True, metavar="URL", help="The empty target database.")
+@click.pass_obj
+def db_copy(obj: Context, target: str) -> None:
+    """Copy every row into another (empty) database, e.g. SQLite to PostgreSQL."""
+    from newswatch.dbcopy import copy_database
+
+    config = obj.load()
+    # The daemon must not write during the copy: hold its lock (refused if it runs).
+    lock = _daemon_lock(config)
+    source = _open(config)
+    try:
+        counts = copy_database(
+            source, target, progress=lambda table, n: click.echo(f"  {table}: {n} row(s)")
+        )
+    except StorageError as exc:
+        fail(str(exc))
+    finally:
+        source.dispose()
+        lock.release()
+    click.echo(
+        f"copied {sum(counts.values())} row(s) to {safe_url(target)}; "
+        "point database_url (or NEWSWATCH_DATABASE_URL) at it and start newswatch"
+    )
