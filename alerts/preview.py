@@ -246,7 +246,9 @@ def sample_digest(person: Subscriber, unsubscribe_url: str | None, now: datetime
         to_name=person.name,
         period_start=now - timedelta(days=1),
         period_end=now,
-        sections=[DigestSection(topic=topic, title=topic, items=items)],
+        sections=[
+            DigestSection(topic=topic, title=topic.replace("-", " ").capitalize(), items=items)
+        ],
         unsubscribe_url=unsubscribe_url,
         language=person.language,
     )
