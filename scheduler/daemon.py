@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from newswatch import metrics
 from newswatch.alerts.outbox import DrainStats, Sender
 from newswatch.alerts.tokens import load_secret
@@ -172,6 +174,15 @@ class Service:
         self._jobs.add(task)
         try:
             await job(*args)
+        except OperationalError as exc:
+            # Locked by another process or unreachable: an outage, not a bug, so
+            # one line per run instead of a traceback; the next run tries again.
+            first_line = str(exc.orig or exc).splitlines()[0][:200]
+            log.warning(
+                "job %s: database unavailable (%s); retried on its next run",
+                getattr(job, "__name__", job),
+                first_line,
+            )
         except Exception:
             log.exception("job %s failed; the daemon carries on", getattr(job, "__name__", job))
         finally:
