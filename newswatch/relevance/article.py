@@ -8,10 +8,11 @@ hits are reported relative to the title or the text, as the caller gave them.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from newswatch.relevance.normalize import Folded, fold
-from newswatch.relevance.similarity import tokens
+from newswatch.relevance.similarity import token_counts, tokens
 
 TITLE, LEAD, BODY = 0, 1, 2
 FIELD_NAMES = ("title", "lead", "body")
@@ -106,6 +107,7 @@ class Article:
     _bounds: tuple[int, int] | None = None
     _pattern: re.Pattern[str] | None = None
     _tokens: list[str] | None = field(default=None)
+    _token_counts: Counter[str] | None = None
 
     @classmethod
     def prepare(cls, title: str, text: str, url: str | None = None) -> Article:
@@ -179,6 +181,12 @@ class Article:
         if self._tokens is None:
             self._tokens = tokens(self.folded.text)
         return self._tokens
+
+    def token_counts(self) -> Counter[str]:
+        """How often each content token occurs (computed once, on demand)."""
+        if self._token_counts is None:
+            self._token_counts = token_counts(self.folded.text)
+        return self._token_counts
 
     def whole_words(self, start: int, end: int) -> tuple[int, int]:
         """Widen a folded span to whole words (a prefix hit "samenwerk" shows its word)."""

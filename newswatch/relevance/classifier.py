@@ -42,6 +42,7 @@ class _Exclusion:
     veto: bool
     unless: Node | None
     fields: frozenset[int] | None = None
+    unless_first: bool = False
 
 
 @dataclass(slots=True)
@@ -112,6 +113,8 @@ class Classifier:
             )
             for i, x in enumerate(topic.exclude)
         ]
+        for excl in exclusions:
+            excl.unless_first = excl.unless is not None and cost(excl.unless) < cost(excl.node)
         require = comp.compile(topic.require) if topic.require else None
         texts = [
             ex.text or (example_text(ex.url) if example_text and ex.url else None)
@@ -227,7 +230,8 @@ class Classifier:
         def similarity() -> float | None:
             if not sim_cache:
                 examples = compiled.examples
-                sim_cache.append(examples.score(ctx.article.tokens()) if examples else None)
+                counts = ctx.article.token_counts()
+                sim_cache.append(examples.score_counts(counts) if examples else None)
             return sim_cache[0]
 
         ctx.similarity = similarity
@@ -276,6 +280,11 @@ class Classifier:
         fired: list[RuleScore] = []
         vetoed = False
         for excl in compiled.exclusions:
+            # Both the test and `unless` decide; the cheaper one is tried first
+            # ("a company near a cooperation word" is a costly proximity test,
+            # "a cooperation form is named" a cheap one).
+            if excl.unless_first and ctx.eval(excl.unless) is not None:  # type: ignore[arg-type]
+                continue
             ctx.fields = excl.fields
             hit = ctx.eval(excl.node)
             ctx.fields = None

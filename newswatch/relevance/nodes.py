@@ -351,8 +351,16 @@ class Places:
     maybe: Maybe = _always
 
     def evaluate(self, ctx: Context) -> list[Support] | None:
-        hits = [h for h in ctx.places if ctx.allowed(h[0])]
-        distinct = {ctx.place_keys[h[2]] for h in hits}
+        fields = ctx.fields
+        if fields is None:
+            hits = list(ctx.places)
+        else:
+            # An article names dozens of places: the field test of
+            # Article.field_of, inlined.
+            lead, body = ctx.article.bounds
+            hits = [h for h in ctx.places if (h[0] >= lead) + (h[0] >= body) in fields]
+        place_keys = ctx.place_keys
+        distinct = {place_keys[h[2]] for h in hits}
         return hits if _OPS[self.op](len(distinct), self.count) else None
 
     def condition(self) -> Cond:

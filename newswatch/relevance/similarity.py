@@ -40,6 +40,16 @@ def tokens(folded: str) -> list[str]:
     return [w[:PREFIX] for w in _WORD.findall(folded) if w not in STOPWORDS]
 
 
+def token_counts(folded: str) -> Counter[str]:
+    """`Counter(tokens(folded))`, in the same order, with each distinct word
+    looked at once: an article repeats most of its words."""
+    out: Counter[str] = Counter()
+    for word, n in Counter(_WORD.findall(folded)).items():
+        if word not in STOPWORDS:
+            out[word[:PREFIX]] += n
+    return out
+
+
 Vector = dict[str, float]
 
 
@@ -71,15 +81,21 @@ class ExampleSet:
         return math.log((1 + self._docs) / (1 + self._df.get(token, 0))) + 1.0
 
     def _vector(self, toks: list[str]) -> Vector:
-        counts = Counter(toks)
+        return self._vector_of(Counter(toks))
+
+    def _vector_of(self, counts: Counter[str]) -> Vector:
         idfs, unseen, log = self._idfs, self._unseen, math.log
         return _norm({t: (1 + log(c)) * idfs.get(t, unseen) for t, c in counts.items()})
 
     def score(self, toks: list[str]) -> float:
         """Highest cosine similarity (0..1) between the article and any example."""
-        if not self._examples or not toks:
+        return self.score_counts(Counter(toks))
+
+    def score_counts(self, counts: Counter[str]) -> float:
+        """`score` from the article's token counts (see `token_counts`)."""
+        if not self._examples or not counts:
             return 0.0
-        article = self._vector(toks)
+        article = self._vector_of(counts)
         best = 0.0
         for example in self._examples:
             small, large = (article, example) if len(article) < len(example) else (example, article)
