@@ -43,6 +43,7 @@ RESTART_ONLY = (
     "timezone",
     "http.listen",
     "crawl",
+    "retention.every",  # the housekeeping job's interval
 )
 
 Snapshot = dict[str, tuple[int, int]]
