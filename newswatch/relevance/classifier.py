@@ -186,7 +186,9 @@ class Classifier:
             article,
             present,
             load_spans=spans,
-            load_places=lambda: self._places(article, ctx, place_keys.keys()),
+            load_places=lambda: self._places(
+                article, scan.spans_of_many(frozenset(place_keys)), place_keys.keys()
+            ),
             load_coops=coops,
             place_keys=place_keys,
             place_bound=len(set(place_keys.values())),
@@ -199,7 +201,9 @@ class Classifier:
         sig = case_signature(article.orig[start:end])
         return sig.startswith(target.case_sig or "")
 
-    def _places(self, article: Article, ctx: Context, tids: Iterable[int]) -> list[Support]:
+    def _places(
+        self, article: Article, spans: dict[int, list[tuple[int, int]]], tids: Iterable[int]
+    ) -> list[Support]:
         """Accepted municipality mentions; a name inside a longer name is dropped
         ("Bergen" in "Bergen op Zoom", "Cuijk" in "Land van Cuijk")."""
         targets = self.matcher.targets
@@ -207,7 +211,7 @@ class Classifier:
         found: list[Support] = []
         for tid in tids:
             place, label = targets[tid].places[0], targets[tid].label
-            for s, e in ctx.spans(tid):
+            for s, e in spans.get(tid, ()):
                 o_start, o_end = (s, e) if identity else article.span(s, e)
                 if not place.needs and orig[o_start].isupper():
                     # The common case, inlined: a capitalised, unambiguous name.

@@ -107,6 +107,21 @@ class Scan:
             out.sort(key=itemgetter(1))  # in text order, as the scan found them
         return out
 
+    def spans_of_many(self, tids: frozenset[int]) -> dict[int, list[tuple[int, int]]]:
+        """`spans_of` for many targets (an article's place names) in one pass over the hits."""
+        matcher = self._matcher
+        key_tids, start_back, end_back = matcher._key_tids, matcher._start_back, matcher._end_back
+        out: dict[int, list[tuple[int, int]]] = {}
+        for end, key in self._found:
+            for tid in key_tids[key]:
+                if tid in tids:
+                    span = (end - start_back[key], end - end_back[key])
+                    if tid in out:
+                        out[tid].append(span)
+                    else:
+                        out[tid] = [span]
+        return out
+
     def _ends(self, key: int) -> list[int]:
         """Where the automaton saw `key` end, found again with str.find
         (every occurrence, overlapping ones too, as the automaton reports them)."""
