@@ -256,6 +256,9 @@ class Site:
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog of 5 drops connections when a
+    # daemon polls 200 feeds at once; real web servers accept far more.
+    request_queue_size = 256
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Crawlers drop keep-alive connections when a spider closes; that is
