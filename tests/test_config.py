@@ -35,7 +35,12 @@ def test_default_config_folder_is_valid() -> None:
     assert config.settings.database_url == "sqlite:///var/newswatch.db"
     assert config.settings.email.backend == "file"
     assert config.sources
-    assert all(s.kind == "feed" for s in config.sources)
+    assert {s.kind for s in config.sources} <= {
+        "feed",
+        "listing",
+        "sitemap",
+        "officielebekendmakingen",
+    }
     assert "intergemeentelijke-samenwerking" in {t.id for t in config.topics.topics}
 
 
