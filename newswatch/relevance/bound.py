@@ -88,10 +88,28 @@ def _function(body: str, constants: list[frozenset[int]]) -> Callable[..., Any]:
     return eval(f"lambda P, pb, T, U: {body}", {"K": tuple(constants)})  # noqa: S307
 
 
+def _true(P: frozenset[int], pb: int, T: str, U: bool) -> bool:  # noqa: N803
+    return True
+
+
+def _any_of(tids: frozenset[int]) -> Maybe:
+    def maybe(P: frozenset[int], pb: int, T: str, U: bool) -> bool:  # noqa: N803
+        return not tids.isdisjoint(P)
+
+    return maybe
+
+
 def compile_condition(cond: Cond) -> Maybe:
     """A function (P, pb, T, U) -> bool for one clause."""
+    cond = simplify(cond)
+    # Most clauses are a term or a list of terms: a closure over one set costs
+    # less memory than a compiled expression of its own.
+    if cond is True:
+        return _true
+    if isinstance(cond, tuple) and cond[0] == "any":
+        return _any_of(cond[1])
     source = _Source()
-    return _function(source.expr(simplify(cond)), source.constants)
+    return _function(source.expr(cond), source.constants)
 
 
 def compile_bound(rules: Sequence[tuple[Cond, float]]) -> Bound:
