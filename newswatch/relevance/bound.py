@@ -88,12 +88,12 @@ def _function(body: str, constants: list[frozenset[int]]) -> Callable[..., Any]:
     return eval(f"lambda P, pb, T, U: {body}", {"K": tuple(constants)})  # noqa: S307
 
 
-def _true(P: frozenset[int], pb: int, T: str, U: bool) -> bool:  # noqa: N803
+def _true(P: frozenset[int], pb: int, T: str, U: bool) -> bool:
     return True
 
 
 def _any_of(tids: frozenset[int]) -> Maybe:
-    def maybe(P: frozenset[int], pb: int, T: str, U: bool) -> bool:  # noqa: N803
+    def maybe(P: frozenset[int], pb: int, T: str, U: bool) -> bool:
         return not tids.isdisjoint(P)
 
     return maybe
