@@ -76,19 +76,19 @@ def env_for(fake: SendGridFake, **extra: str) -> dict[str, str]:
 def run_until_killed(config: Path, env: dict[str, str]) -> str:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSWATCH_", "SENDGRID"))}
     full_env.update(env)
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "newswatch", "--config", str(config), "run"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         env=full_env,
-    )
-    try:
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
+    ) as proc:
+        try:
+            _, stderr = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait()
+            _, stderr = proc.communicate()
+            pytest.fail(f"the fault hook never fired:\n{stderr[-3000:]}")
     assert proc.returncode == -9, stderr
     return stderr
 
