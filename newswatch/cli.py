@@ -463,7 +463,7 @@ def _warn_if_suppressed(config: Config, email: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def status(obj: Context, as_json: bool) -> None:
-    """Outbox by status, given-up emails with their last error, sources' last poll."""
+    """Outbox, given-up emails, source health and last errors, publish→sent latency."""
     from newswatch.status import collect_status, format_status
 
     config = obj.load()
