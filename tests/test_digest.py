@@ -310,3 +310,30 @@ def test_english_digest_chrome(tmp_path: Path, db_url: str, db: Database) -> Non
     assert "Unsubscribe:" in text
     # Newest first within a topic.
     assert text.index("Samenwerking nummer 2") < text.index("Samenwerking nummer 1")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("delivery", "hourly", "is not instant, daily@HH:MM or weekly@DAY HH:MM"),
+        ("delivery", "daily@25:00", "is not a time of day"),
+        ("delivery", "weekly@zon 07:30", "is not a weekday"),
+        ("quiet_hours", "22:00-22:00", "must not start and end at the same time"),
+        ("quiet_hours", "na tienen", "is not a range like 22:00-07:00"),
+        ("timezone", "Europe/Utrecht", "is not a known time zone"),
+        ("language", "fy", "nl"),
+    ],
+)
+def test_bad_delivery_settings_name_the_key(
+    tmp_path: Path, key: str, value: str, message: str
+) -> None:
+    from newswatch.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        make_config(
+            tmp_path,
+            "sqlite:///unused.db",
+            subscribers=[{"email": READER, "topics": [COOPERATION], key: value}],
+        )
+    assert message in str(caught.value)
+    assert caught.value.key == f"subscribers[0].{key}"
