@@ -141,6 +141,21 @@ def find_dates(text: str) -> list[FoundDate]:
     return sorted(found, key=lambda f: f.start)
 
 
+def looks_like_byline(line: str) -> bool:
+    """A short line built around a date, not a sentence that mentions one.
+
+    "08-05-2019 Nieuws Kor Kegel" and "Door Lotte Smit | 8 mei 2019 om 14.32 uur"
+    are bylines; "Op 1 juli 2024 opent het museum." is body text.
+    """
+    found = find_dates(line)
+    if not found or len(line) > 120 or line.rstrip().endswith((".", "!", "?")):
+        return False
+    rest = line
+    for date in reversed(found):
+        rest = rest[: date.start] + " " + rest[date.end :]
+    return len(re.findall(r"[^\W\d_]+", rest)) <= 5
+
+
 def parse_dutch_date(text: str) -> datetime | None:
     """The first Dutch date in `text` as a naive local datetime."""
     found = find_dates(text)

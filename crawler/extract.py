@@ -38,6 +38,7 @@ from newswatch.crawler.dutch_dates import (
     author_from_byline,
     clean_name,
     find_dates,
+    looks_like_byline,
     parse_iso,
     person_name,
     places_from_dateline,
@@ -641,12 +642,22 @@ def byline_text(tree: lxml.html.HtmlElement) -> str:
                 lines.append(text)
     h1 = _headline(tree)
     if h1 is not None:
-        lines.extend(_lines_after(h1, limit=400))
+        # Unmarked lines must look like a byline to lend a date; without a date
+        # they still may name the author ("Door Jan de Vries").
+        after = _lines_after(h1, limit=400)
+        lines += [line for line in after if looks_like_byline(line) or not find_dates(line)]
     return "\n".join(lines)
 
 
+_BODY_BLOCKS = {"p", "li", "blockquote", "td"}
+
+
 def _lines_after(start: etree._Element, limit: int) -> list[str]:
-    """Text that follows `start` in document order, up to about `limit` characters."""
+    """Short text that follows `start` in document order, until the body text begins.
+
+    A byline sits between the headline and the body; the body's first
+    paragraph ("vanaf maandag 1 juli 2024 ...") must not date the article.
+    """
     lines: list[str] = []
     size = 0
     for text in start.xpath("following::text()"):
@@ -654,6 +665,9 @@ def _lines_after(start: etree._Element, limit: int) -> list[str]:
         parent = text.getparent()
         if not line or parent is None or parent.tag in ("script", "style") or is_chrome(parent):
             continue
+        block = next((b for b in (parent, *parent.iterancestors()) if b.tag in _BODY_BLOCKS), None)
+        if block is not None and len(_text_of(block)) > 200:
+            break  # a long paragraph: the body has begun
         lines.append(line)
         size += len(line)
         if size >= limit:
@@ -682,7 +696,7 @@ def _strip_lead(text: str, titles: set[str | None]) -> tuple[str, str]:
         first = paras[0]
         if first.casefold() in heads:
             paras.pop(0)
-        elif not byline and find_dates(first) and (author_from_byline(first) or len(first) < 40):
+        elif not byline and looks_like_byline(first):
             byline = paras.pop(0)  # "08-05-2019 Nieuws Kor Kegel"
         else:
             break

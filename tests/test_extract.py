@@ -10,6 +10,7 @@ import pytest
 
 from newswatch.crawler.dutch_dates import (
     author_from_byline,
+    looks_like_byline,
     parse_dutch_date,
     places_from_dateline,
     title_case_place,
@@ -490,3 +491,36 @@ def test_seed_shape_byline_in_body_and_loose_gerelateerd() -> None:
     assert "Gerelateerd" not in art.text
     assert "samenwerken" not in art.text
     assert "Gemeenschappelijke regeling" not in art.text
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "Op 1 juli 2024 opent het museum.",  # short, but a sentence
+        "Vanaf maandag 1 juli 2024 is de bibliotheek aan het Marktplein langer open. "
+        "Op dinsdag kunnen bezoekers tot negen uur terecht, zodat ook werkende ouders met "
+        "hun kinderen boeken kunnen komen lenen.",
+    ],
+)
+def test_a_date_in_the_body_does_not_date_the_article(first: str) -> None:
+    html = _article(
+        f'<div class="x"><h1>Bibliotheek langer open</h1><p>{first}</p>{PARAGRAPHS}</div>'
+    )
+    art = extract_article(html, "https://example.nl/a")
+    assert art.published is None
+    assert art.text.startswith(first)  # and it is not mistaken for a byline either
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("08-05-2019 Nieuws Kor Kegel", True),
+        ("Door Lotte Smit | 8 mei 2019 om 14.32 uur", True),
+        ("vrijdag 27 februari 2026 18:00 | Tekst: Marieke Jansen", True),
+        ("Op 1 juli 2024 opent het museum.", False),
+        ("De raad besluit op 30 april 2025 over het plan voor de nieuwe brug", False),
+        ("Door Jan de Vries", False),  # no date
+    ],
+)
+def test_looks_like_byline(line: str, expected: bool) -> None:
+    assert looks_like_byline(line) is expected
