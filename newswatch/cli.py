@@ -391,7 +391,7 @@ def subscribers_add(
         add_subscriber(path, entry, known)
     except SubscriberEditError as exc:
         fail(str(exc), code=2)
-    click.echo(f"added {entry['email']} to {path}; a running daemon sees it after a restart")
+    click.echo(f"added {entry['email']} to {path}; a running daemon reloads it within seconds")
     _warn_if_suppressed(config, entry["email"])
 
 
@@ -408,7 +408,7 @@ def subscribers_remove(obj: Context, email: str) -> None:
         listed = remove_subscriber(path, email, {t.id for t in config.topics.topics})
     except SubscriberEditError as exc:
         fail(str(exc), code=2)
-    click.echo(f"removed {listed} from {path}; a running daemon sees it after a restart")
+    click.echo(f"removed {listed} from {path}; a running daemon reloads it within seconds")
 
 
 @subscribers.command("resubscribe")
