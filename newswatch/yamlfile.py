@@ -102,7 +102,9 @@ def validate(data: Any, model: type[M], path: Path) -> M:
         err = exc.errors()[0]
         # pydantic adds the validator name to union/tagged locations; drop what
         # is not a real key so the location matches the operator's file.
-        loc = tuple(p for p in err["loc"] if isinstance(p, int) or not str(p).startswith("function-"))
+        loc = tuple(
+            p for p in err["loc"] if isinstance(p, int) or not str(p).startswith("function-")
+        )
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         message = _friendly(err) + more
         raise ConfigError(message, path=path, line=line_of(data, loc), key=dotted(loc)) from None
