@@ -17,7 +17,10 @@ page is served is recorded, which the latency benchmark needs.
 from __future__ import annotations
 
 import hashlib
+import os
+import platform
 import random
+import socket
 import sys
 import threading
 import time
@@ -412,8 +415,6 @@ def write_config(
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -421,15 +422,11 @@ def free_port() -> int:
 
 def newswatch_command(config: Path, *args: str) -> list[str]:
     """The real command line, run with this interpreter."""
-    import sys
-
     return [sys.executable, "-m", "newswatch", "--config", str(config), *args]
 
 
 def clean_env() -> dict[str, str]:
     """The environment minus NEWSWATCH_*/SENDGRID_* that would override the config."""
-    import os
-
     return {k: v for k, v in os.environ.items() if not k.startswith(("NEWSWATCH_", "SENDGRID"))}
 
 
@@ -438,8 +435,6 @@ def clean_env() -> dict[str, str]:
 
 def proc_cpu_seconds(pid: int) -> float:
     """utime + stime of a process, from /proc/<pid>/stat."""
-    import os
-
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks  # fields 14 and 15 of stat(5)
@@ -458,9 +453,6 @@ def proc_open_fds(pid: int) -> int:
 
 def machine() -> str:
     """One line about the machine, for the printed report."""
-    import os
-    import platform
-
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (
         f"{os.cpu_count()} CPU {platform.machine()}, Python {platform.python_version()}, "

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -34,7 +35,14 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from sites import SiteFarm, clean_env, machine, write_config  # noqa: E402
+from sites import (  # noqa: E402
+    SiteFarm,
+    clean_env,
+    machine,
+    proc_open_fds,
+    proc_rss_bytes,
+    write_config,
+)
 
 
 def main() -> int:
@@ -182,11 +190,8 @@ def worker(config_dir: Path, args: argparse.Namespace) -> int:
 
 
 def _sample(cycle: int, elapsed: float, articles: int) -> None:
-    rss = 0
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            rss = int(line.split()[1]) * 1024
-    fds = sum(1 for _ in Path("/proc/self/fd").iterdir())
+    pid = os.getpid()
+    rss, fds = proc_rss_bytes(pid), proc_open_fds(pid)
     record = {"cycle": cycle, "t": elapsed, "rss": rss, "fds": fds, "articles": articles}
     print(json.dumps(record), flush=True)
 
