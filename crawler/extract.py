@@ -82,15 +82,21 @@ _RELATED_CLASS = re.compile(
     r"more-?news|recommended|aanbevolen)(?:$|[-_s])",
     re.IGNORECASE,
 )
-# class/id tokens of page chrome whose dates and text are never the article's:
-# the weather widget in the header is the classic false publication date.
-_CHROME_CLASS = re.compile(
-    r"weer|weather|forecast|temperat|(?:^|[-_])nav|menu|footer|cookie|consent|gdpr|"
-    r"breadcrumb|masthead|topbar|top-bar|(?:^|[-_])(?:site|page|main|global)?-?header",
-    re.IGNORECASE,
-)
-# ...except article headers, which is where WordPress themes put the byline.
-_ARTICLE_HEADER = re.compile(r"(?:entry|article|post|story|artikel)[-_]?(?:header|meta)", re.I)
+# Page chrome, whose dates and names are never the article's: the weather
+# widget in the header is the classic false publication date. A class/id token
+# is chrome when it *starts* with one of these words ("header__weather",
+# "site-header", "c-nav"); "has-header-image" on <body> and "entry-header"
+# (where WordPress puts the byline) are not.
+_CHROME_HEADS = {
+    "header", "nav", "navbar", "navigation", "menu", "topmenu", "mainmenu", "footer",
+    "cookie", "cookies", "cookiebar", "consent", "gdpr", "breadcrumb", "breadcrumbs",
+    "masthead", "topbar", "sidebar",
+}  # fmt: skip
+# Weather words count anywhere in a token ("widget-weer"), but as a whole part,
+# so that "weergave" (display) is not weather.
+_WEATHER_PARTS = {"weer", "weather", "forecast", "temperatuur", "temperature", "weerbericht"}
+_CHROME_PREFIXES = {"site", "page", "main", "global", "top"}
+_TOKEN_PARTS = re.compile(r"[-_]+")
 
 
 @dataclass(frozen=True)
@@ -254,11 +260,21 @@ def is_chrome(el: etree._Element) -> bool:
 
 def _chrome_node(node: etree._Element) -> bool:
     tag = node.tag if isinstance(node.tag, str) else ""
-    if tag in ("nav", "footer") or (tag == "header" and not _in_article(node)):
+    if tag in ("html", "body", "main", "article"):
+        return False
+    if tag in ("nav", "footer") or (tag in ("header", "aside") and not _in_article(node)):
         return True
-    return any(
-        _CHROME_CLASS.search(t) and not _ARTICLE_HEADER.search(t) for t in _classes(node).split()
-    )
+    return any(_chrome_token(t) for t in _classes(node).lower().split())
+
+
+def _chrome_token(token: str) -> bool:
+    parts = [p for p in _TOKEN_PARTS.split(token) if p]
+    if any(p in _WEATHER_PARTS for p in parts):
+        return True
+    # Skip a "site-"/"page-" prefix and a BEM namespace ("c-header", "l-nav").
+    while len(parts) > 1 and (parts[0] in _CHROME_PREFIXES or len(parts[0]) <= 2):
+        parts = parts[1:]
+    return bool(parts) and parts[0] in _CHROME_HEADS
 
 
 def _in_article(el: etree._Element) -> bool:

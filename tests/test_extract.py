@@ -524,3 +524,22 @@ def test_a_date_in_the_body_does_not_date_the_article(first: str) -> None:
 )
 def test_looks_like_byline(line: str, expected: bool) -> None:
     assert looks_like_byline(line) is expected
+
+
+def test_sidebar_dates_and_body_classes_do_not_confuse_the_byline() -> None:
+    # A sidebar teaser's date comes first in the document; <body>'s theme classes
+    # mention "header" and "nav" without making the whole page chrome.
+    html = (
+        '<html><body class="has-header-image nav-open">'
+        '<aside class="sidebar"><h3>Meest gelezen</h3>'
+        '<div class="item"><a href="/x">Andere kop</a> <span class="date">03-01-2015</span></div>'
+        "</aside>"
+        '<div class="content"><h1>Nieuwe brug</h1>'
+        '<div class="post-meta">Door Kees Smit | 8 mei 2019 om 14.32 uur</div>'
+        + PARAGRAPHS
+        + "</div></body></html>"
+    )
+    art = extract_article(html, "https://example.nl/a")
+    assert art.published == utc(2019, 5, 8, 12, 32)
+    assert art.author == "Kees Smit"
+    assert art.title == "Nieuwe brug"
