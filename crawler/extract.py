@@ -112,7 +112,7 @@ class ExtractOverrides:
 @dataclass(frozen=True)
 class Extracted:
     title: str | None
-    published: datetime | None  # timezone-aware, UTC
+    published: datetime | None  # timezone-aware, UTC; a bare date means local midnight
     author: str | None
     text: str  # paragraphs separated by "\n\n"; "" when nothing was found
     places: list[str]  # from a dateline like "SCHIEDAM/VLAARDINGEN –"
