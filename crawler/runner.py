@@ -63,6 +63,9 @@ def scrapy_settings(crawl: CrawlSettings) -> dict[str, Any]:
             # Same slot as Scrapy's retry middleware, which ignores Retry-After.
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "newswatch.crawler.middlewares.RetryAfterMiddleware": 550,
+            # Same slot as Scrapy's robots.txt middleware, which forgets per crawl.
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "newswatch.crawler.robots.SharedRobotsTxtMiddleware": 100,
         },
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,

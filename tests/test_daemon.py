@@ -47,6 +47,8 @@ def test_daemon_polls_sends_and_stops_on_signal(
         assert wait_for(lambda: len(list(outbox.glob("*.eml"))) == len(positives(site)))
         # It keeps polling: the feed is asked again (and answers 304).
         assert wait_for(lambda: site.hits["/feed.xml"] >= 3)
+        # robots.txt is remembered across polls: an unchanged feed costs one request.
+        assert site.hits["/robots.txt"] == 1
         proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=15)
     finally:
