@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections import Counter
 from dataclasses import dataclass, field
 
 from newswatch.relevance.normalize import Folded, fold
@@ -111,7 +110,7 @@ class Article:
     _bounds: tuple[int, int] | None = None
     _pattern: re.Pattern[str] | None = None
     _tokens: list[str] | None = field(default=None)
-    _token_counts: Counter[str] | None = None
+    _token_counts: dict[str, int] | None = None
     _breaks: list[int] | None = None
     _sentence_calls: int = 0
 
@@ -226,7 +225,7 @@ class Article:
             self._tokens = tokens(self.folded.text)
         return self._tokens
 
-    def token_counts(self) -> Counter[str]:
+    def token_counts(self) -> dict[str, int]:
         """How often each content token occurs (computed once, on demand)."""
         if self._token_counts is None:
             self._token_counts = token_counts(self.folded.text)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 PREFIX = 7
 
@@ -40,31 +40,42 @@ def tokens(folded: str) -> list[str]:
     return [w[:PREFIX] for w in _WORD.findall(folded) if w not in STOPWORDS]
 
 
-def token_counts(folded: str) -> Counter[str]:
+# Token prefixes of each folded word seen so far: articles share most of their
+# words, so each word is run through the regex once per process rather than
+# once per article. Bounded, and simply emptied when full.
+_WORD_TOKENS: dict[str, tuple[str, ...]] = {}
+_WORD_TOKENS_MAX = 20_000
+
+
+def _word_tokens(word: str) -> tuple[str, ...]:
+    """The token prefixes in one folded word: usually one, none for a stop word
+    or a number, two for "b&w"-like words."""
+    found = _WORD_TOKENS.get(word)
+    if found is None:
+        if len(_WORD_TOKENS) >= _WORD_TOKENS_MAX:
+            _WORD_TOKENS.clear()
+        found = tuple(t[:PREFIX] for t in _WORD.findall(word) if t not in STOPWORDS)
+        _WORD_TOKENS[word] = found
+    return found
+
+
+def token_counts(folded: str) -> dict[str, int]:
     """`Counter(tokens(folded))`, in the same order, with each distinct word
     looked at once: an article repeats most of its words.
 
-    Folded text is words of [a-z0-9&+] between spaces, and a token never spans
-    a space, so the words are counted with `str.split` (a C loop) and the regex
-    only runs on the few words that are not plain tokens ("b&w", "2e", "12abc").
-    Words come in order of first occurrence and tokens in order within a word,
-    so the keys keep the order of `tokens` (the similarity sums depend on it).
+    A token never spans a space, so the words are counted with `str.split` (a
+    C loop) and only the distinct words are cut into tokens. Words come in
+    order of first occurrence and tokens in order within a word, so the keys
+    keep the order of `tokens` (the similarity sums depend on it).
     """
-    out: Counter[str] = Counter()
+    out: dict[str, int] = {}
+    get, cache = out.get, _WORD_TOKENS
     for word, n in Counter(folded.split()).items():
-        if (
-            len(word) > 2
-            and word.isalnum()
-            and word.isascii()
-            and word[0] >= "a"
-            and word.islower()
-        ):
-            if word not in STOPWORDS:
-                out[word[:PREFIX]] += n
-            continue
-        for token in _WORD.findall(word):
-            if token not in STOPWORDS:
-                out[token[:PREFIX]] += n
+        found = cache.get(word)
+        if found is None:
+            found = _word_tokens(word)
+        for token in found:
+            out[token] = get(token, 0) + n
     return out
 
 
@@ -109,7 +120,7 @@ class ExampleSet:
         """Highest cosine similarity (0..1) between the article and any example."""
         return self.score_counts(Counter(toks))
 
-    def score_counts(self, counts: Counter[str]) -> float:
+    def score_counts(self, counts: Mapping[str, int]) -> float:
         """`score` from the article's token counts (see `token_counts`).
 
         The same sums as normalising the article's vector and taking the dot
