@@ -8,7 +8,6 @@ hits are reported relative to the title or the text, as the caller gave them.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from newswatch.relevance.normalize import Folded, fold
@@ -38,8 +37,6 @@ SENTENCE_BREAK_BLANK = re.compile(rf"[.!?\n](?:{_END}|(?<=\n)[ \t]*\n)")
 SENTENCE_BREAK_LINE = re.compile(rf"[.!?\n](?:{_END}|(?<=\n))")
 _ABBREVIATIONS = frozenset("dhr mr drs dr ir ing mw mevr nr no st prof ca bijv vs".split())  # noqa: SIM905
 _LAST_WORD = re.compile(r"(\w+)$")
-# Sentence tests answered by a bounded search before all breaks are listed.
-_SEARCHES_BEFORE_LIST = 4
 
 
 def is_abbreviation(orig: str, stop: int) -> bool:
@@ -111,8 +108,6 @@ class Article:
     _pattern: re.Pattern[str] | None = None
     _tokens: list[str] | None = field(default=None)
     _token_counts: dict[str, int] | None = None
-    _breaks: list[int] | None = None
-    _sentence_calls: int = 0
 
     @classmethod
     def prepare(cls, title: str, text: str, url: str | None = None) -> Article:
@@ -171,42 +166,13 @@ class Article:
             orig_pos = match.end()
 
     def same_sentence(self, a: int, b: int) -> bool:
-        """Are folded positions a <= b (both inside words) in the same sentence?"""
+        """Are folded positions a <= b in the same sentence?"""
         oa, ob = self.folded.to_orig(a), self.folded.to_orig(b)
         # The end is widened a little so the look-ahead for a capital can see
         # the start of the second word; b is a word start, so no break lies there.
-        stop = min(ob + 3, len(self.orig))
-        breaks = self._breaks
-        if breaks is None:
-            # A matching article asks this for hundreds of pairs: after the
-            # first few, every break is found once and looked up by bisection.
-            self._sentence_calls += 1
-            if self._sentence_calls <= _SEARCHES_BEFORE_LIST:
-                return self.next_break(oa, stop) is None
-            breaks = self._breaks = self.all_breaks()
-        i = bisect_left(breaks, oa)
-        if i == len(breaks) or breaks[i] >= stop:
-            return True
-        if breaks[i] < ob:
-            return False
-        # A break just after b's first letters: whether the search bounded at
-        # `stop` sees it depends on what follows, so let that search decide.
-        return self.next_break(oa, stop) is None
-
-    def all_breaks(self) -> list[int]:
-        """Original positions of every sentence break, in order.
-
-        The same breaks `next_break` finds from any position inside a word: a
-        break never contains a letter or digit, so a search that starts in a
-        word sees the same matches as one pass over the whole text, and a
-        break that ends before b's word is found whole by the bounded search.
-        """
-        orig = self.orig
-        return [
-            m.start()
-            for m in self.sentence_break.finditer(orig)
-            if not is_abbreviation(orig, m.start())
-        ]
+        # (Listing every break of the article once and bisecting was tried: it
+        # costs more than these short searches, even for matching articles.)
+        return self.next_break(oa, min(ob + 3, len(self.orig))) is None
 
     def sentence_end(self, folded_pos: int, limit: int) -> int:
         """Folded position where the sentence containing `folded_pos` ends (at most `limit`)."""

@@ -151,15 +151,23 @@ class AnyOf:
         out: list[Support] | None = None
         present = ctx.present
         # Terms are cheap: evaluated directly, only when they occur at all.
+        # Results are gathered with `extend` into a list of our own (a child's
+        # list may be memoised and shared, so it is never extended in place).
         for term in self.terms:
             if term.tid in present:
                 got = term.evaluate(ctx)
                 if got is not None:
-                    out = (out or []) + got
+                    if out is None:
+                        out = got  # a fresh list from Term.evaluate
+                    else:
+                        out.extend(got)
         for child in self.others:
             got = ctx.eval(child)
             if got is not None:
-                out = (out or []) + got
+                if out is None:
+                    out = list(got)
+                else:
+                    out.extend(got)
         return out
 
     def condition(self) -> Cond:
@@ -281,8 +289,9 @@ class Near:
             return None
         article = ctx.article
         # Words are counted before the sentence is checked: counting is cheaper
-        # than the search for a sentence break, and both must pass.
-        gap = 0 if self.within > 1000 else article.words_between(first[1], second[0])
+        # than the search for a sentence break, and both must pass. (Inlined
+        # Article.words_between: a matching article has dozens of pairs.)
+        gap = 0 if self.within > 1000 else len(article.folded.text[first[1] : second[0]].split())
         if gap > self.within:
             return None
         if self.sentence and not article.same_sentence(first[0], second[0]):
