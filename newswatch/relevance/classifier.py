@@ -318,6 +318,8 @@ class Classifier:
         reach = -1  # furthest end of the passages kept so far
         place_targets, orig = self.matcher.place_targets, article.orig
         folded, identity = article.folded.text, article.folded.offsets is None
+        size, text_start = len(folded), article.text_start
+        lead, body = article.bounds
         # Ties (one particle shared by two split verbs) are broken by label, so
         # that the explanation does not depend on the order of a set.
         for s, e, tid, label in sorted(set(supports), key=lambda h: (h[0], -h[1], h[3], h[2])):
@@ -326,14 +328,14 @@ class Classifier:
                     places.append(label)
             else:
                 labels.append(label)
-            if (s and folded[s - 1] != " ") or (e < len(folded) and folded[e] != " "):
+            if (s and folded[s - 1] != " ") or (e < size and folded[e] != " "):
                 s, e = article.whole_words(s, e)
             if e <= reach:
                 continue  # "samenwerk*" inside "*samenwerking*": show the passage once
             reach = e
             o_start, o_end = (s, e) if identity else article.span(s, e)
-            field = article.field_of(s)
-            base = 0 if field == TITLE else article.text_start
+            field = (s >= lead) + (s >= body)  # Article.field_of, inlined
+            base = 0 if field == TITLE else text_start
             text = orig[o_start:o_end]
             hits[(s, e)] = Hit(label, FIELD_NAMES[field], o_start - base, o_end - base, text)
         terms = list(dict.fromkeys(labels))

@@ -123,9 +123,11 @@ class Term:
         if not spans:
             return None
         tid, label = self.tid, self.label
-        if ctx.fields is None:
+        fields = ctx.fields
+        if fields is None:
             return [(s, e, tid, label) for s, e in spans]
-        out = [(s, e, tid, label) for s, e in spans if ctx.allowed(s)]
+        lead, body = ctx.article.bounds  # the field test of Context.allowed, inlined
+        out = [(s, e, tid, label) for s, e in spans if (s >= lead) + (s >= body) in fields]
         return out or None
 
     def condition(self) -> Cond:
@@ -344,7 +346,7 @@ class SplitVerb:
             found = self._particle(text, end, end + (self.within + 1) * _MAX_WORD)
             if not found or not ctx.allowed(found.start()):
                 continue
-            if article.words_between(end, found.start()) > self.within:
+            if len(text[end : found.start()].split()) > self.within:  # words_between, inlined
                 continue
             if article.same_sentence(start, found.start()):
                 out += [(start, end, tid, self.label), (*found.span(), -1, self.label)]
