@@ -18,10 +18,12 @@ met begroting" is news in every town.
 Complexity: the near-duplicate check is a linear scan, O(n) in the articles
 of the last `WINDOW` (one integer each, an XOR and a popcount in Python), plus
 a shingle comparison for the few within MAX_DISTANCE (about one unrelated
-candidate per 20,000 articles). Measured on SQLite: 30–100 ms per ingested
-article with 20,000 articles in the window — a busy regional set-up has a
-few thousand. The title check for short texts is a linear scan too. Well
-beyond that, bucket the SimHash into bands (LSH) in an indexed column instead.
+candidate per 20,000 articles). The scan runs over `RecentIndex`, an
+in-process copy of the window's SimHashes and normalised titles that is
+topped up by id from the database before each use, so an article costs one
+small query instead of a read of the whole window. Well beyond a few tens of
+thousands of articles in the window, bucket the SimHash into bands (LSH) in
+an indexed column instead.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from newswatch.crawler.dutch_dates import DATELINE
@@ -62,6 +65,11 @@ MAX_DISTANCE = 16
 # Share of the shorter text's shingles that must also occur in the other: the
 # check that keeps a SimHash coincidence from merging two stories.
 MIN_CONTAINMENT = 0.5
+# Shingle sets kept for containment checks, newest first. One is ~20-30 KB for
+# a 450-word article; candidates are mostly the last few hundred articles
+# (the same press release arrives within hours), so this bounds memory to
+# ~10-15 MB and misses just reload the text.
+SHINGLE_CACHE_SIZE = 512
 
 _BITS = 64
 _MASK = (1 << _BITS) - 1
@@ -82,10 +90,28 @@ def strip_dateline(text: str) -> str:
     return text[match.end() :] if match else text
 
 
+class _WithoutCombining(dict[int, int | None]):
+    """A `str.translate` table that deletes combining marks, filled as characters occur.
+
+    Built lazily because the table over all of Unicode would take a noticeable
+    part of a second at import; a text meets a few dozen distinct characters.
+    """
+
+    def __missing__(self, codepoint: int) -> int | None:
+        value = None if unicodedata.combining(chr(codepoint)) else codepoint
+        self[codepoint] = value
+        return value
+
+
+_DROP_COMBINING = _WithoutCombining()
+
+
 def strip_diacritics(text: str) -> str:
     """ "coöperatie" -> "cooperatie": some sites drop the diaeresis, some CMSes mangle it."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    # Most words are ASCII, and NFKD leaves ASCII alone: no need to decompose.
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFKD", text).translate(_DROP_COMBINING)
 
 
 def words(text: str | None) -> list[str]:
@@ -119,18 +145,52 @@ def shingles(tokens: Sequence[str], size: int = SHINGLE_SIZE) -> set[str]:
     return {" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
 
 
+def _digest64(value: str) -> bytes:
+    return hashlib.blake2b(value.encode("utf-8"), digest_size=8).digest()
+
+
 def _hash64(value: str) -> int:
-    return int.from_bytes(hashlib.blake2b(value.encode("utf-8"), digest_size=8).digest(), "big")
+    return int.from_bytes(_digest64(value), "big")
+
+
+# SimHash counts, per bit, how many feature hashes have it set. Instead of 64
+# Python steps per feature, each hash byte is looked up in a table that
+# spreads its 8 bits into 8 counters of a wide integer (one 32-bit lane per
+# bit of the 64-bit hash), and the lanes are summed by integer addition: 8
+# table look-ups per feature, no carries between lanes below 2**32 features.
+_LANE = 32
+_LANE_MASK = (1 << _LANE) - 1
+
+
+def _spread_tables() -> list[list[int]]:
+    tables = []
+    for position in range(8):  # byte `position` of the big-endian digest
+        low_bit = (7 - position) * 8  # ...holds these bits of the integer
+        tables.append(
+            [
+                sum(1 << ((low_bit + k) * _LANE) for k in range(8) if byte >> k & 1)
+                for byte in range(256)
+            ]
+        )
+    return tables
+
+
+_SPREAD = _spread_tables()
 
 
 def simhash_of(features: set[str]) -> int:
     """Unsigned 64-bit SimHash: each bit is the majority vote of the features' hashes."""
-    votes = [0] * _BITS
-    for feature in features:
-        h = _hash64(feature)
-        for bit in range(_BITS):
-            votes[bit] += 1 if (h >> bit) & 1 else -1
-    return sum(1 << bit for bit in range(_BITS) if votes[bit] > 0)
+    digests = b"".join(map(_digest64, features))
+    counts = 0
+    for position, table in enumerate(_SPREAD):
+        counts += sum(map(table.__getitem__, digests[position::8]))
+    # A bit's vote is (ones - zeros) = 2 * ones - n; it is set when positive.
+    n = len(features)
+    result = 0
+    for bit in range(_BITS):
+        if 2 * ((counts >> (bit * _LANE)) & _LANE_MASK) > n:
+            result |= 1 << bit
+    return result
 
 
 def to_signed(value: int) -> int:
@@ -161,7 +221,10 @@ def containment(a: str | None, b: str | None) -> float:
     Containment rather than Jaccard, so an update that adds two paragraphs to
     the original still counts as the same story.
     """
-    sa, sb = shingles(words(a)), shingles(words(b))
+    return _containment(shingles(words(a)), shingles(words(b)))
+
+
+def _containment(sa: set[str], sb: set[str]) -> float:
     if not sa or not sb:
         return 0.0
     return len(sa & sb) / min(len(sa), len(sb))
@@ -177,23 +240,158 @@ class Fingerprint:
     words: int
 
 
+@dataclass
+class Analysis:
+    """One text, normalised once: its words, shingles and fingerprints.
+
+    Ingest fingerprints an article and then looks for its story; both need
+    the same words and shingles, so they are computed once and passed on.
+    """
+
+    tokens: list[str]
+    _shingles: set[str] | None = field(default=None, repr=False)
+
+    @property
+    def shingles(self) -> set[str]:
+        if self._shingles is None:
+            self._shingles = shingles(self.tokens)
+        return self._shingles
+
+    def fingerprint(self) -> Fingerprint:
+        """Both fingerprints, from the words and shingles already made."""
+        digest = hashlib.sha256(" ".join(self.tokens).encode("utf-8")).hexdigest()
+        prints = None
+        if len(self.tokens) >= MIN_SIMHASH_WORDS:
+            prints = to_signed(simhash_of(self.shingles))
+        return Fingerprint(digest, prints, len(self.tokens))
+
+
+def analyse(text: str | None) -> Analysis:
+    return Analysis(words(text))
+
+
 def fingerprint(text: str | None) -> Fingerprint:
     """Both fingerprints from one normalisation pass."""
-    tokens = words(text)
-    digest = hashlib.sha256(" ".join(tokens).encode("utf-8")).hexdigest()
-    return Fingerprint(digest, _simhash_words(tokens), len(tokens))
+    return analyse(text).fingerprint()
+
+
+class RecentIndex:
+    """What `find_story` scans, kept in memory: the recent articles' SimHashes and titles.
+
+    Articles are only ever added (retention empties old texts but keeps the
+    row, its hashes and title), so the copy is brought up to date by reading
+    the rows with a higher id than the last one seen: one indexed query per
+    article instead of a read of the whole window. Every candidate found here
+    is checked against the database again (still recent, in a story, not
+    pruned) before it counts, so a stale entry can cost a look-up but never
+    change the answer. Reading by id relies on ids being committed in order,
+    which holds with one writer per database (the daemon lock); a second
+    writer's rows would only be missed until the index is rebuilt.
+
+    Not thread-safe: the Ingestor uses it from one thread at a time.
+    """
+
+    def __init__(self, window: timedelta = WINDOW, shingle_cache: int = SHINGLE_CACHE_SIZE):
+        # Entries are kept for a second window, so a small backward clock step
+        # or an earlier `now` does not need a rebuild; older ones are evicted.
+        self.window = window
+        self._shingle_cache_size = shingle_cache
+        self._reset()
+
+    def _reset(self) -> None:
+        self._last_id = 0
+        self._loaded_since: datetime | None = None
+        self._first_seen: dict[int, datetime] = {}
+        self._simhashes: dict[int, int] = {}  # id -> unsigned SimHash, full texts only
+        self._titles: dict[int, str] = {}  # id -> normalised title
+        # id -> (content hash, shingles); LRU order, newest last.
+        self._shingles: OrderedDict[int, tuple[str | None, set[str]]] = OrderedDict()
+
+    def refresh(self, session: Session, since: datetime) -> None:
+        """Read the articles stored since the last call (all of the window the first time)."""
+        if self._loaded_since is None or since < self._loaded_since:
+            self._reset()
+            self._loaded_since = since - self.window
+        elif since - self.window > self._loaded_since + timedelta(days=1):
+            self._evict(since - self.window)
+        first_load = self._last_id == 0
+        query = select(Article.id, Article.first_seen_at, Article.simhash, Article.title).where(
+            Article.id > self._last_id
+        )
+        if first_load:
+            query = query.where(Article.first_seen_at >= self._loaded_since)
+        for row_id, first_seen, value, title in session.connection().execute(query):
+            self._last_id = max(self._last_id, row_id)
+            if first_seen < self._loaded_since:
+                continue
+            self._first_seen[row_id] = first_seen
+            if value is not None:
+                self._simhashes[row_id] = value & _MASK
+            self._titles[row_id] = normalise(title)
+        if first_load:
+            # Older rows were not read; later calls must not read them either.
+            newest = session.scalar(select(func.max(Article.id)))
+            self._last_id = max(self._last_id, newest or 0)
+
+    def _evict(self, before: datetime) -> None:
+        old = [i for i, seen in self._first_seen.items() if seen < before]
+        for row_id in old:
+            del self._first_seen[row_id]
+            self._simhashes.pop(row_id, None)
+            self._titles.pop(row_id, None)
+            self._shingles.pop(row_id, None)
+        self._loaded_since = before
+
+    def near(self, value: int) -> list[int]:
+        """Ids within MAX_DISTANCE of `value`: nearest first, the newest (highest id) on a tie."""
+        mine = value & _MASK
+        close = sorted(
+            (distance, -row_id)
+            for row_id, other in self._simhashes.items()
+            if (distance := (mine ^ other).bit_count()) <= MAX_DISTANCE
+        )
+        return [-negative_id for _, negative_id in close]
+
+    def titled(self, title: str) -> list[int]:
+        """Ids whose normalised title is `title`."""
+        return [row_id for row_id, other in self._titles.items() if other == title]
+
+    def shingles_of(self, row_id: int, digest: str | None) -> set[str] | None:
+        """The cached shingles of article `row_id`, if they are of the text hashed `digest`."""
+        cached = self._shingles.get(row_id)
+        if cached is None or cached[0] != digest:
+            return None
+        self._shingles.move_to_end(row_id)
+        return cached[1]
+
+    def remember(self, row_id: int, digest: str | None, features: set[str]) -> None:
+        """Keep an article's shingles for later containment checks (after its commit)."""
+        self._shingles[row_id] = (digest, features)
+        self._shingles.move_to_end(row_id)
+        while len(self._shingles) > self._shingle_cache_size:
+            self._shingles.popitem(last=False)
 
 
 def find_story(
-    session: Session, article: Article, *, now: datetime | None = None, window: timedelta = WINDOW
+    session: Session,
+    article: Article,
+    *,
+    now: datetime | None = None,
+    window: timedelta = WINDOW,
+    index: RecentIndex | None = None,
+    analysis: Analysis | None = None,
 ) -> Story | None:
     """The story `article` belongs to, among articles first seen within `window`; None if new.
 
     `article` needs `text`, `title`, `content_hash` and `simhash` set; it may
     or may not be in the session yet (it is never matched with itself).
+    `index` is the caller's long-lived RecentIndex (a throwaway one reads the
+    whole window); `analysis` is `article.text` already normalised.
     """
-    recent = _recent(article, (now or datetime.now(UTC)) - window)
-    if article.content_hash and len(words(article.text)) >= MIN_HASH_WORDS:
+    since = (now or datetime.now(UTC)) - window
+    recent = _recent(article, since)
+    analysis = analysis or analyse(article.text)
+    if article.content_hash and len(analysis.tokens) >= MIN_HASH_WORDS:
         story_id = session.scalar(
             select(Article.story_id)
             .where(*recent, Article.content_hash == article.content_hash)
@@ -202,12 +400,15 @@ def find_story(
         )
         if story_id is not None:
             return session.get(Story, story_id)
+    if index is None:
+        index = RecentIndex(window)
+    index.refresh(session, since)
     if article.simhash is None:
-        return _same_title(session, article, recent)
+        return _same_title(session, article, recent, index)
     # A full text may also meet the short feed summary of the same story that
     # came first (its page was unreachable): then only the title can tell.
-    near = _near_duplicate(session, article, recent)
-    return near or _same_title(session, article, [*recent, Article.simhash.is_(None)])
+    near = _near_duplicate(session, article, recent, index, analysis)
+    return near or _same_title(session, article, [*recent, Article.simhash.is_(None)], index)
 
 
 def _recent(article: Article, since: datetime) -> list[ColumnElement[bool]]:
@@ -219,42 +420,59 @@ def _recent(article: Article, since: datetime) -> list[ColumnElement[bool]]:
 
 
 def _near_duplicate(
-    session: Session, article: Article, recent: list[ColumnElement[bool]]
+    session: Session,
+    article: Article,
+    recent: list[ColumnElement[bool]],
+    index: RecentIndex,
+    analysis: Analysis,
 ) -> Story | None:
     """Nearest SimHash first (the newest on a tie); the first whose shingles really overlap."""
     assert article.simhash is not None
-    # Core, not ORM rows: this is the one query that reads the whole window.
-    rows = (
-        session.connection()
-        .execute(select(Article.id, Article.simhash).where(*recent, Article.simhash.is_not(None)))
-        .all()
+    close = index.near(article.simhash)
+    if not close:
+        return None
+    # The index may hold articles that no longer qualify (older than the
+    # window now, or its own row): the database has the last word.
+    rows = session.connection().execute(
+        select(Article.id, Article.story_id, Article.content_hash, Article.text_pruned_at).where(
+            *recent, Article.simhash.is_not(None), Article.id.in_(close)
+        )
     )
-    mine = article.simhash & _MASK  # read once: an ORM attribute costs per access
-    close = sorted(
-        (distance, -row_id)
-        for row_id, other in rows
-        if (distance := (mine ^ (other & _MASK)).bit_count()) <= MAX_DISTANCE
-    )
-    for _, negative_id in close:
-        candidate = session.get(Article, -negative_id)
-        if candidate is not None and containment(article.text, candidate.text) >= MIN_CONTAINMENT:
-            return candidate.story
+    found = {row_id: (story_id, digest, pruned) for row_id, story_id, digest, pruned in rows}
+    mine = analysis.shingles
+    for row_id in close:
+        if row_id not in found:
+            continue
+        story_id, digest, pruned = found[row_id]
+        theirs = None if pruned is not None else index.shingles_of(row_id, digest)
+        if theirs is None:
+            theirs = _load_shingles(session, row_id)
+            if pruned is None:
+                index.remember(row_id, digest, theirs)
+        if _containment(mine, theirs) >= MIN_CONTAINMENT:
+            return session.get(Story, story_id)
     return None
 
 
+def _load_shingles(session: Session, row_id: int) -> set[str]:
+    text = session.scalar(select(Article.text).where(Article.id == row_id))
+    return shingles(words(text))
+
+
 def _same_title(
-    session: Session, article: Article, recent: list[ColumnElement[bool]]
+    session: Session, article: Article, recent: list[ColumnElement[bool]], index: RecentIndex
 ) -> Story | None:
     """The same normalised title, for when one side is too short to fingerprint."""
     title = normalise(article.title)
     if len(title.split()) < MIN_TITLE_WORDS:
         return None
-    rows = session.connection().execute(
-        select(Article.title, Article.story_id)
-        .where(*recent)
+    same = index.titled(title)
+    if not same:
+        return None
+    story_id = session.scalar(
+        select(Article.story_id)
+        .where(*recent, Article.id.in_(same))
         .order_by(Article.first_seen_at.desc())
+        .limit(1)
     )
-    for other_title, story_id in rows:
-        if normalise(other_title) == title:
-            return session.get(Story, story_id)
-    return None
+    return session.get(Story, story_id) if story_id is not None else None

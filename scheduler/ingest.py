@@ -13,6 +13,8 @@ alert for that story gets no second one for the next outlet or update.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,11 +27,14 @@ from newswatch.crawler.items import ArticleItem
 from newswatch.faults import fault
 from newswatch.models import Alert, AlertStatus, Article, Match, Story
 from newswatch.relevance import Classifier, TopicMatch
-from newswatch.scheduler.dedupe import find_story, fingerprint
+from newswatch.scheduler.dedupe import Analysis, RecentIndex, analyse, find_story
 from newswatch.settings import Subscriber
 from newswatch.storage import Database
 
 log = logging.getLogger(__name__)
+
+# Values per IN (...) list: well under every backend's bound-parameter limit.
+_IN_BATCH = 500
 
 
 @dataclass
@@ -47,6 +52,12 @@ class Ingestor:
         self.db = db
         self.classifier = classifier
         self.subscribers = subscribers
+        # The dedupe window, kept in memory across articles (see RecentIndex).
+        self._recent = RecentIndex()
+        # Story assignment reads the window and then inserts: two ingests at
+        # once could both start a story for one press release. The crawler
+        # runs ingests in one worker thread anyway; the lock makes it a rule.
+        self._lock = threading.Lock()
 
     def is_known(self, url: str, guid: str | None, source: str) -> bool:
         """True if this article is stored, by canonical URL or by the feed's guid."""
@@ -56,21 +67,60 @@ class Ingestor:
         with self.db.session() as session:
             return session.scalar(select(Article.id).where(condition).limit(1)) is not None
 
+    def known_among(
+        self, entries: Iterable[tuple[str, str | None]], source: str
+    ) -> set[tuple[str, str | None]]:
+        """The (canonical URL, guid) pairs among `entries` for which `is_known` is True.
+
+        One query per batch of a feed's entries instead of one per entry.
+        """
+        entries = list(entries)
+        known: set[tuple[str, str | None]] = set()
+        for start in range(0, len(entries), _IN_BATCH):
+            known |= self._known_batch(entries[start : start + _IN_BATCH], source)
+        return known
+
+    def _known_batch(
+        self, entries: list[tuple[str, str | None]], source: str
+    ) -> set[tuple[str, str | None]]:
+        urls = {url for url, _ in entries}
+        guids = {guid for _, guid in entries if guid}
+        condition = Article.url.in_(urls)
+        if guids:
+            condition = or_(condition, Article.guid.in_(guids) & (Article.source_name == source))
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Article.url, Article.guid, Article.source_name).where(condition)
+            ).all()
+        stored_urls = {url for url, _, _ in rows}
+        # A row found by URL may be another source's: its guid says nothing here.
+        stored_guids = {guid for _, guid, name in rows if guid and name == source}
+        return {
+            (url, guid)
+            for url, guid in entries
+            if url in stored_urls or (guid and guid in stored_guids)
+        }
+
     def ingest(self, item: ArticleItem) -> IngestResult:
         matches = self.classifier.classify(item.title, item.text, url=item.url)
-        try:
-            with self.db.transaction() as session:
-                if session.scalar(select(Article.id).where(Article.url == item.url)):
-                    return IngestResult(None, [], 0)
-                article = _article_row(item)
-                story, new_story = _attach_story(session, article)
-                session.add(article)
-                session.flush()
-                alerts = self._queue(session, article, matches, new_story)
-        except IntegrityError:
-            # Another source stored the same URL between our check and commit.
-            log.info("%s: %s was stored by another source meanwhile", item.source, item.url)
-            return IngestResult(None, [], 0)
+        analysis = analyse(item.text)
+        with self._lock:
+            try:
+                with self.db.transaction() as session:
+                    if session.scalar(select(Article.id).where(Article.url == item.url)):
+                        return IngestResult(None, [], 0)
+                    article = _article_row(item, analysis)
+                    story, new_story = _attach_story(session, article, self._recent, analysis)
+                    session.add(article)
+                    session.flush()
+                    alerts = self._queue(session, article, matches, new_story)
+            except IntegrityError:
+                # Another source stored the same URL between our check and commit.
+                log.info("%s: %s was stored by another source meanwhile", item.source, item.url)
+                return IngestResult(None, [], 0)
+            if article.simhash is not None:
+                # Committed: a later near-duplicate can compare with it without reloading.
+                self._recent.remember(article.id, article.content_hash, analysis.shingles)
         topics = [m.topic for m in matches]
         if topics:
             log.info(
@@ -137,10 +187,12 @@ def _alert_for(
     )
 
 
-def _attach_story(session: Session, article: Article) -> tuple[Story, bool]:
+def _attach_story(
+    session: Session, article: Article, index: RecentIndex, analysis: Analysis
+) -> tuple[Story, bool]:
     """Put `article` into the story of an earlier near-duplicate, or a new one; True if new."""
     now = datetime.now(UTC)
-    story = find_story(session, article, now=now)
+    story = find_story(session, article, now=now, index=index, analysis=analysis)
     new_story = story is None
     if story is None:
         story = Story(title=article.title, first_seen_at=now, updated_at=now)
@@ -165,8 +217,8 @@ def _alerted_for_story(session: Session, story_id: int | None) -> set[str]:
     )
 
 
-def _article_row(item: ArticleItem) -> Article:
-    prints = fingerprint(item.text)
+def _article_row(item: ArticleItem, analysis: Analysis) -> Article:
+    prints = analysis.fingerprint()
     return Article(
         url=item.url,
         source_name=item.source,

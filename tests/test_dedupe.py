@@ -7,6 +7,8 @@ events, people and quotes).
 from __future__ import annotations
 
 import itertools
+import random
+import unicodedata
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,12 +27,15 @@ from newswatch.scheduler import dedupe
 from newswatch.scheduler.dedupe import (
     MAX_DISTANCE,
     MIN_CONTAINMENT,
+    RecentIndex,
     containment,
     content_hash,
     find_story,
     hamming,
     normalise,
     simhash,
+    simhash_of,
+    strip_diacritics,
 )
 from newswatch.scheduler.ingest import Ingestor
 from newswatch.settings import Subscriber
@@ -207,6 +212,40 @@ def test_dateline_alone_does_not_change_the_fingerprints() -> None:
     for dateline in ("", "SCHIEDAM – ", "SCHIEDAM/VLAARDINGEN – ", "VLAARDINGEN - "):
         assert content_hash(dateline + body) == content_hash(PRESS_RELEASE)
         assert simhash(dateline + body) == simhash(PRESS_RELEASE)
+
+
+# --- the fast paths give the plain versions' answers ----------------------
+
+
+def _plain_simhash(features: set[str]) -> int:
+    """The SimHash definition, one vote per bit per feature."""
+    votes = [0] * 64
+    for feature in features:
+        h = dedupe._hash64(feature)
+        for bit in range(64):
+            votes[bit] += 1 if (h >> bit) & 1 else -1
+    return sum(1 << bit for bit in range(64) if votes[bit] > 0)
+
+
+def _plain_strip(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def test_fast_simhash_and_accent_stripping_match_the_plain_versions() -> None:
+    rnd = random.Random(20261129)  # noqa: S311 -- reproducible test data, not secrets
+    for size in (0, 1, 2, 3, 64, 500, 3000):
+        features = {f"{rnd.random()} {rnd.random()}" for _ in range(size)}
+        assert simhash_of(features) == _plain_simhash(features)
+    alphabet = "aeéëïöüçıłøßÆœﬁ①²\u0301\u0308\u0327 -–“”'.,\nAİ"
+    samples = [*SAME_STORY, *OTHERS, "coöperatie", "ascii only"]
+    samples += ["".join(rnd.choice(alphabet) for _ in range(200)) for _ in range(200)]
+    for text in samples:
+        assert strip_diacritics(text) == _plain_strip(text)
+    for text in [*SAME_STORY, *OTHERS]:
+        assert simhash(text) == dedupe.to_signed(
+            _plain_simhash(dedupe.shingles(dedupe.words(text)))
+        )
 
 
 # --- stories at ingest, on SQLite and PostgreSQL ---------------------------
@@ -515,3 +554,61 @@ def test_one_press_release_on_three_feeds_is_one_story_and_one_email(
     engine.dispose()
     emails = list((tmp_path / "outbox").glob("*.eml"))
     assert len(emails) == 1, "the cooperation topic should match the press release"
+
+
+# --- the in-memory window ---------------------------------------------------
+
+
+def test_the_window_index_sees_articles_stored_by_someone_else(db_url: str) -> None:
+    db = open_database(db_url)
+    one, two = ingestor(db), ingestor(db)  # two index copies of one database
+    first = one.ingest(item("https://schiedam.example/1", "Gemeente", PRESS_RELEASE))
+    second = two.ingest(item("https://waterweg.example/1", "Waterweg", OUTLET_INTRO))
+    # `one` read the window before `second` existed; it tops up by id.
+    third = one.ingest(item("https://maassluis.example/1", "Maassluis", OUTLET_EDITED))
+    assert first.story_id == second.story_id == third.story_id is not None
+    assert not second.new_story
+    assert not third.new_story
+    db.dispose()
+
+
+def test_a_candidate_whose_text_was_pruned_no_longer_attracts(db_url: str) -> None:
+    db = open_database(db_url)
+    ing = ingestor(db)
+    first = ing.ingest(item("https://a.example/1", "A", PRESS_RELEASE))
+    # Retention emptied the text (its shingles are still in the index's cache).
+    with db.transaction() as session:
+        row = session.get(Article, first.article_id)
+        assert row is not None
+        row.text = ""
+        row.text_pruned_at = datetime.now(UTC)
+    later = ing.ingest(item("https://b.example/1", "B", OUTLET_INTRO, "Een andere kop hier"))
+    assert later.new_story
+    db.dispose()
+
+
+def test_a_long_lived_index_follows_the_window_forward_and_back(db_url: str) -> None:
+    db = open_database(db_url)
+    first = ingestor(db).ingest(item("https://a.example/1", "A", PRESS_RELEASE))
+    prints = dedupe.fingerprint(OUTLET_INTRO)
+    article = Article(
+        url="https://b.example/1",
+        source_name="B",
+        title="Een andere kop hier",
+        text=OUTLET_INTRO,
+        content_hash=prints.content_hash,
+        simhash=prints.simhash,
+    )
+    index = RecentIndex()
+    now = datetime.now(UTC)
+    with db.session() as session:
+        story = find_story(session, article, now=now, index=index)
+        assert story is not None
+        assert story.id == first.story_id
+        # A month on, the first article left the window (and the index).
+        assert find_story(session, article, now=now + timedelta(days=30), index=index) is None
+        # The clock stepped back: the index is read again and agrees.
+        again = find_story(session, article, now=now, index=index)
+        assert again is not None
+        assert again.id == first.story_id
+    db.dispose()

@@ -110,3 +110,29 @@ def test_ingest_stores_matches_and_alerts_in_one_go(db_url: str) -> None:
         alerts = list(session.scalars(select(Alert)))
     assert [a.subscriber for a in alerts] == ["a@example.org"]
     db.dispose()
+
+
+def test_known_among_answers_like_is_known_in_one_batch(db_url: str) -> None:
+    from newswatch.scheduler.ingest import Ingestor
+
+    db = open_database(db_url)
+    with db.transaction() as session:
+        session.add(Article(url="https://a.nl/1", source_name="A", guid="g1", title="t", text="x"))
+        session.add(Article(url="https://b.nl/2", source_name="B", guid="g2", title="t", text="y"))
+    ingestor = Ingestor(db, classifier=None, subscribers=[])  # type: ignore[arg-type]
+    entries: list[tuple[str, str | None]] = [
+        ("https://a.nl/1", None),  # stored, by URL
+        ("https://a.nl/moved", "g1"),  # stored, by this source's guid
+        ("https://a.nl/other", "g2"),  # g2 is another source's guid: new
+        ("https://b.nl/2", "x"),  # another source's URL: stored
+        ("https://a.nl/new", None),
+        ("https://a.nl/new", "g1"),  # same URL, but a known guid
+    ]
+    expected = {e for e in entries if ingestor.is_known(e[0], e[1], "A")}
+    assert expected == {entries[0], entries[1], entries[3], entries[5]}
+    assert ingestor.known_among(entries, "A") == expected
+    # More entries than one IN (...) list holds.
+    many = [(f"https://a.nl/x{i}", f"h{i}") for i in range(1200)] + entries
+    assert ingestor.known_among(many, "A") == expected
+    assert ingestor.known_among([], "A") == set()
+    db.dispose()
