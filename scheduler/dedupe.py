@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from array import array
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -65,11 +66,10 @@ MAX_DISTANCE = 16
 # Share of the shorter text's shingles that must also occur in the other: the
 # check that keeps a SimHash coincidence from merging two stories.
 MIN_CONTAINMENT = 0.5
-# Shingle sets kept for containment checks, newest first. One is ~20-30 KB for
-# a 450-word article; candidates are mostly the last few hundred articles
-# (the same press release arrives within hours), so this bounds memory to
-# ~10-15 MB and misses just reload the text.
-SHINGLE_CACHE_SIZE = 512
+# Articles whose shingles (as 64-bit hashes, ~4 KB for 450 words) are kept
+# for containment checks, least recently used out first: ~16 MB at most. A
+# busy window fits; older candidates just have their text reloaded.
+SKETCH_CACHE_SIZE = 4096
 
 _BITS = 64
 _MASK = (1 << _BITS) - 1
@@ -180,12 +180,16 @@ _SPREAD = _spread_tables()
 
 def simhash_of(features: set[str]) -> int:
     """Unsigned 64-bit SimHash: each bit is the majority vote of the features' hashes."""
-    digests = b"".join(map(_digest64, features))
+    return _simhash_digests(b"".join(map(_digest64, features)))
+
+
+def _simhash_digests(digests: bytes) -> int:
+    """SimHash of the features whose 8-byte hashes are concatenated in `digests`."""
     counts = 0
     for position, table in enumerate(_SPREAD):
         counts += sum(map(table.__getitem__, digests[position::8]))
     # A bit's vote is (ones - zeros) = 2 * ones - n; it is set when positive.
-    n = len(features)
+    n = len(digests) // 8
     result = 0
     for bit in range(_BITS):
         if 2 * ((counts >> (bit * _LANE)) & _LANE_MASK) > n:
@@ -230,6 +234,14 @@ def _containment(sa: set[str], sb: set[str]) -> float:
     return len(sa & sb) / min(len(sa), len(sb))
 
 
+def _sketch_containment(mine: set[int], theirs: array[int]) -> float:
+    """`containment` over shingle hashes: the same share unless two shingles' 64-bit
+    hashes collide (odds of about 1e-14 per pair of articles)."""
+    if not mine or not theirs:
+        return 0.0
+    return len(mine.intersection(theirs)) / min(len(mine), len(theirs))
+
+
 # --- stories ---------------------------------------------------------------
 
 
@@ -250,6 +262,8 @@ class Analysis:
 
     tokens: list[str]
     _shingles: set[str] | None = field(default=None, repr=False)
+    _digests: bytes | None = field(default=None, repr=False)
+    _hashes: set[int] | None = field(default=None, repr=False)
 
     @property
     def shingles(self) -> set[str]:
@@ -257,12 +271,30 @@ class Analysis:
             self._shingles = shingles(self.tokens)
         return self._shingles
 
+    @property
+    def digests(self) -> bytes:
+        """The shingles' 8-byte hashes, concatenated: SimHash and sketch both start here."""
+        if self._digests is None:
+            self._digests = b"".join(map(_digest64, self.shingles))
+        return self._digests
+
+    @property
+    def hashes(self) -> set[int]:
+        """The shingles as 64-bit integers, for containment checks."""
+        if self._hashes is None:
+            self._hashes = set(array("Q", self.digests))
+        return self._hashes
+
+    def sketch(self) -> array[int]:
+        """`hashes` packed: what RecentIndex keeps of an article (8 bytes per shingle)."""
+        return array("Q", self.hashes)
+
     def fingerprint(self) -> Fingerprint:
         """Both fingerprints, from the words and shingles already made."""
         digest = hashlib.sha256(" ".join(self.tokens).encode("utf-8")).hexdigest()
         prints = None
         if len(self.tokens) >= MIN_SIMHASH_WORDS:
-            prints = to_signed(simhash_of(self.shingles))
+            prints = to_signed(_simhash_digests(self.digests))
         return Fingerprint(digest, prints, len(self.tokens))
 
 
@@ -291,11 +323,11 @@ class RecentIndex:
     Not thread-safe: the Ingestor uses it from one thread at a time.
     """
 
-    def __init__(self, window: timedelta = WINDOW, shingle_cache: int = SHINGLE_CACHE_SIZE):
+    def __init__(self, window: timedelta = WINDOW, sketch_cache: int = SKETCH_CACHE_SIZE):
         # Entries are kept for a second window, so a small backward clock step
         # or an earlier `now` does not need a rebuild; older ones are evicted.
         self.window = window
-        self._shingle_cache_size = shingle_cache
+        self._sketch_cache_size = sketch_cache
         self._reset()
 
     def _reset(self) -> None:
@@ -304,8 +336,8 @@ class RecentIndex:
         self._first_seen: dict[int, datetime] = {}
         self._simhashes: dict[int, int] = {}  # id -> unsigned SimHash, full texts only
         self._titles: dict[int, str] = {}  # id -> normalised title
-        # id -> (content hash, shingles); LRU order, newest last.
-        self._shingles: OrderedDict[int, tuple[str | None, set[str]]] = OrderedDict()
+        # id -> (content hash, shingle hashes); LRU order, newest last.
+        self._sketches: OrderedDict[int, tuple[str | None, array[int]]] = OrderedDict()
 
     def refresh(self, session: Session, since: datetime) -> None:
         """Read the articles stored since the last call (all of the window the first time)."""
@@ -339,7 +371,7 @@ class RecentIndex:
             del self._first_seen[row_id]
             self._simhashes.pop(row_id, None)
             self._titles.pop(row_id, None)
-            self._shingles.pop(row_id, None)
+            self._sketches.pop(row_id, None)
         self._loaded_since = before
 
     def near(self, value: int) -> list[int]:
@@ -356,20 +388,20 @@ class RecentIndex:
         """Ids whose normalised title is `title`."""
         return [row_id for row_id, other in self._titles.items() if other == title]
 
-    def shingles_of(self, row_id: int, digest: str | None) -> set[str] | None:
-        """The cached shingles of article `row_id`, if they are of the text hashed `digest`."""
-        cached = self._shingles.get(row_id)
+    def sketch_of(self, row_id: int, digest: str | None) -> array[int] | None:
+        """The cached shingle hashes of article `row_id`, if of the text hashed `digest`."""
+        cached = self._sketches.get(row_id)
         if cached is None or cached[0] != digest:
             return None
-        self._shingles.move_to_end(row_id)
+        self._sketches.move_to_end(row_id)
         return cached[1]
 
-    def remember(self, row_id: int, digest: str | None, features: set[str]) -> None:
-        """Keep an article's shingles for later containment checks (after its commit)."""
-        self._shingles[row_id] = (digest, features)
-        self._shingles.move_to_end(row_id)
-        while len(self._shingles) > self._shingle_cache_size:
-            self._shingles.popitem(last=False)
+    def remember(self, row_id: int, digest: str | None, sketch: array[int]) -> None:
+        """Keep an article's shingle hashes for later containment checks (after its commit)."""
+        self._sketches[row_id] = (digest, sketch)
+        self._sketches.move_to_end(row_id)
+        while len(self._sketches) > self._sketch_cache_size:
+            self._sketches.popitem(last=False)
 
 
 def find_story(
@@ -439,24 +471,23 @@ def _near_duplicate(
         )
     )
     found = {row_id: (story_id, digest, pruned) for row_id, story_id, digest, pruned in rows}
-    mine = analysis.shingles
+    mine = analysis.hashes
     for row_id in close:
         if row_id not in found:
             continue
         story_id, digest, pruned = found[row_id]
-        theirs = None if pruned is not None else index.shingles_of(row_id, digest)
+        theirs = None if pruned is not None else index.sketch_of(row_id, digest)
         if theirs is None:
-            theirs = _load_shingles(session, row_id)
+            theirs = _load_sketch(session, row_id)
             if pruned is None:
                 index.remember(row_id, digest, theirs)
-        if _containment(mine, theirs) >= MIN_CONTAINMENT:
+        if _sketch_containment(mine, theirs) >= MIN_CONTAINMENT:
             return session.get(Story, story_id)
     return None
 
 
-def _load_shingles(session: Session, row_id: int) -> set[str]:
-    text = session.scalar(select(Article.text).where(Article.id == row_id))
-    return shingles(words(text))
+def _load_sketch(session: Session, row_id: int) -> array[int]:
+    return analyse(session.scalar(select(Article.text).where(Article.id == row_id))).sketch()
 
 
 def _same_title(

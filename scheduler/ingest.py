@@ -120,7 +120,7 @@ class Ingestor:
                 return IngestResult(None, [], 0)
             if article.simhash is not None:
                 # Committed: a later near-duplicate can compare with it without reloading.
-                self._recent.remember(article.id, article.content_hash, analysis.shingles)
+                self._recent.remember(article.id, article.content_hash, analysis.sketch())
         topics = [m.topic for m in matches]
         if topics:
             log.info(
