@@ -44,7 +44,7 @@ def tokens(folded: str) -> list[str]:
 # words, so each word is run through the regex once per process rather than
 # once per article. Bounded, and simply emptied when full.
 _WORD_TOKENS: dict[str, tuple[str, ...]] = {}
-_WORD_TOKENS_MAX = 20_000
+_WORD_TOKENS_MAX = 10_000  # about 1.6 MB when full
 
 
 def _word_tokens(word: str) -> tuple[str, ...]:
