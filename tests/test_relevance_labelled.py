@@ -19,6 +19,7 @@ from newswatch.relevance.evaluation import Scores, evaluate, load_labelled
 ROOT = Path(__file__).resolve().parent.parent
 TUNING = ROOT / "tests" / "data" / "labelled.yaml"
 FRESH = ROOT / "tests" / "data" / "labelled-fresh.yaml"
+JUDGE = ROOT / "tests" / "data" / "labelled-judge.yaml"
 IGS = "intergemeentelijke-samenwerking"
 
 
@@ -40,3 +41,22 @@ def test_tuning_sets_are_fully_right(classifier: Classifier, path: Path, minimum
     for topic, s in scores(classifier, path, minimum).items():
         assert s.false_positives == [], topic
         assert s.false_negatives == [], topic
+
+
+# Measured once, after the rules and the speed work of the third round were
+# finished (docs/benchmarks-relevance.md): precision 28/28 = 1.000, recall
+# 28/32 = 0.875 on the judging set. Recall misses the goal, and the judging set
+# must not be tuned on, so the goal stays an expected failure; `strict` makes it
+# fail loudly once it is reached.
+@pytest.mark.xfail(strict=True, reason="judging set: P 1.000, R 0.875 (goal 0.9 each)")
+def test_judging_set_reaches_the_goal(classifier: Classifier) -> None:
+    s = scores(classifier, JUDGE, 70)[IGS]
+    assert s.precision >= 0.9, s.precision
+    assert s.recall >= 0.9, s.recall
+
+
+def test_judging_set_does_not_regress(classifier: Classifier) -> None:
+    # Only aggregate figures, so that a failure does not show the judging texts.
+    s = scores(classifier, JUDGE, 70)[IGS]
+    assert s.precision >= 0.9, s.precision
+    assert s.recall >= 0.85, s.recall
