@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 
 from newswatch.crawler.extract import ExtractOverrides, extract_article
 from newswatch.crawler.items import ArticleItem
-from newswatch.crawler.spiders import CrawlReport, _describe
+from newswatch.crawler.spiders import CrawlReport, KnownAmong, _describe, known_checker
 from newswatch.crawler.urls import canonical_url
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ class PageJob:
     url: str
     max_items: int = 200
     is_known: Callable[[str, str | None], bool] = lambda url, guid: False
+    # `is_known` for a batch of pages in one query (see FeedJob).
+    known_among: KnownAmong | None = None
     overrides: ExtractOverrides = field(default_factory=ExtractOverrides)
     # Seconds a server asked us to stay away (Retry-After beyond what one run waits).
     retry_after: float | None = None
@@ -65,9 +67,14 @@ class ArticlePagesSpider(scrapy.Spider):
 
     def follow_new(self, hints: list[PageHint]) -> Iterator[scrapy.Request]:
         """Requests for pages not stored and not already queued in this run."""
+        is_known = self.job.is_known
+        if self.job.known_among is not None:
+            # A sitemap can list thousands of pages: ask for them in batches.
+            pairs = [(canonical_url(hint.url), None) for hint in hints]
+            is_known = known_checker(is_known, self.job.known_among, pairs)
         for hint in hints:
             url = canonical_url(hint.url)
-            if url in self._queued or self.job.is_known(url, None):
+            if url in self._queued or is_known(url, None):
                 continue
             if len(self._queued) >= self.job.max_items:
                 if not self._limit_logged:

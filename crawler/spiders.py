@@ -25,6 +25,8 @@ from newswatch.crawler.urls import canonical_url
 
 log = logging.getLogger(__name__)
 
+KnownAmong = Callable[[list[tuple[str, str | None]]], set[tuple[str, str | None]]]
+
 
 @dataclass
 class CrawlReport:
@@ -52,6 +54,9 @@ class FeedJob:
     last_modified: str | None = None
     max_items: int = 200
     is_known: Callable[[str, str | None], bool] = lambda url, guid: False
+    # `is_known` for a whole feed at once: the (canonical URL, guid) pairs that
+    # are stored, in one query. Optional; without it, `is_known` per entry.
+    known_among: KnownAmong | None = None
     # Per-source CSS selectors from sources.yaml (`extract:`).
     overrides: ExtractOverrides = field(default_factory=ExtractOverrides)
     # False for the periodic "distrust" fetch: no If-None-Match/If-Modified-Since,
@@ -108,10 +113,11 @@ class FeedSpider(scrapy.Spider):
         yield from self._follow_new(entries)
 
     def _follow_new(self, entries: list[FeedEntry]) -> Iterator[scrapy.Request]:
+        pairs = [(canonical_url(entry.link), entry.guid) for entry in entries]
+        is_known = known_checker(self.job.is_known, self.job.known_among, pairs)
         seen: set[str] = set()
-        for entry in entries:
-            url = canonical_url(entry.link)
-            if url in seen or self.job.is_known(url, entry.guid):
+        for entry, (url, guid) in zip(entries, pairs, strict=True):
+            if url in seen or is_known(url, guid):
                 continue
             seen.add(url)
             if len(seen) > self.job.max_items:
@@ -174,6 +180,18 @@ class FeedSpider(scrapy.Spider):
     def _fail(self, message: str) -> None:
         self.report.status = "error"
         self.report.error = message
+
+
+def known_checker(
+    is_known: Callable[[str, str | None], bool],
+    known_among: KnownAmong | None,
+    pairs: list[tuple[str, str | None]],
+) -> Callable[[str, str | None], bool]:
+    """`is_known` for the entries of one index page, asked in one batch when the job can."""
+    if known_among is None or not pairs:
+        return is_known
+    known = known_among(pairs)
+    return lambda url, guid: (url, guid) in known
 
 
 def _describe(failure: Failure) -> str:
