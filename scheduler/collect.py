@@ -84,6 +84,8 @@ def _spider_and_job(
         "url": str(source.url),
         "max_items": max_items,
         "is_known": lambda url, guid: ingestor.is_known(url, guid, source.name),
+        # One query per feed or index page instead of one per entry.
+        "known_among": lambda pairs: ingestor.known_among(pairs, source.name),
         "overrides": ExtractOverrides(**source.extract.model_dump()),
     }
     if isinstance(source, ListingSource):

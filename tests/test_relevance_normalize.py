@@ -46,3 +46,11 @@ def test_ligature_expands_and_maps_back() -> None:
 def test_fold_phrase_squeezes_spaces() -> None:
     assert fold_phrase("  Gemeenschappelijke   Regeling ") == "gemeenschappelijke regeling"
     assert fold_phrase("'s-Hertogenbosch") == "s hertogenbosch"
+
+
+def test_undecomposed_latin_letters_fold_to_ascii_on_the_fast_path() -> None:
+    from newswatch.relevance.normalize import fold
+
+    folded = fold("Raadslid Yılmaz uit Łódź en Ørsted")
+    assert folded.text == "raadslid yilmaz uit lodz en orsted"
+    assert folded.offsets is None  # no per-character offset table needed

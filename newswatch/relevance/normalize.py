@@ -30,6 +30,12 @@ _KEEP = frozenset("&+")
 _DELETE = frozenset("\u00ad\u200b\u200c\u200d\u2060\ufeff")
 
 
+# Latin letters with no Unicode decomposition (ı in Turkish names, ł in Polish,
+# ø in Scandinavian ones): fold them to their ASCII look-alike like é → e, which
+# also keeps such articles on fold()'s fast path.
+_UNDECOMPOSED = {"ı": "i", "ł": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ŧ": "t"}
+
+
 def _fold_char(ch: str) -> str:
     """The folded form of one (already lower-cased) character; may be '' or 2 chars."""
     if ch in _DELETE or unicodedata.combining(ch):
@@ -37,6 +43,8 @@ def _fold_char(ch: str) -> str:
     if ch.isalnum():
         if ch.isascii():
             return ch
+        if ch in _UNDECOMPOSED:
+            return _UNDECOMPOSED[ch]
         base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
         base = base.lower()
         # Digits like '²' decompose to '2'; letters without decomposition stay.
