@@ -12,6 +12,7 @@ all within 10 s of the signal (scheduler/lifecycle.py cancels what is left).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -206,6 +207,8 @@ def run_on_reactor(main: Callable[[], Awaitable[int]]) -> int:
     install_asyncio_reactor()
     from twisted.internet import reactor
 
+    _tune_gc()
+
     outcome: dict[str, Any] = {}
 
     async def wrapper() -> None:
@@ -224,6 +227,16 @@ def run_on_reactor(main: Callable[[], Awaitable[int]]) -> int:
     if "error" in outcome:
         raise outcome["error"]
     return int(outcome.get("code", 1))
+
+
+def _tune_gc() -> None:
+    # Everything imported so far (Scrapy, lxml, the classifier's tables) lives
+    # as long as the process: freeze it so the cyclic collector stops
+    # re-scanning it, and collect young objects less often — a crawl makes
+    # many short-lived objects, and collection took ~12 % of ingest CPU.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
 
 
 def install_stop_handlers(stop: asyncio.Event) -> None:
