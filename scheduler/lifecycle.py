@@ -5,9 +5,10 @@ Kept out of `daemon.py` so the service stays about collecting and sending.
 second half of a stop, after the scheduler was paused:
 
 1. stop the Scrapy runner: spiders close, in-flight downloads are dropped;
-2. wait for running jobs (an item being stored is one synchronous
-   transaction on this loop, so it is never interrupted halfway; an email
-   being handed over in a worker thread completes or leaves its row pending);
+2. wait for running jobs (an item being stored is one transaction in the
+   ingest worker thread, which finishes it; items still queued for that
+   thread are left for the next run; an email being handed over in a worker
+   thread completes or leaves its row pending);
 3. at the deadline (10 s after the signal, minus a margin for the exit),
    cancel what is still running — a crawl stuck on a server that never
    answers must not hold the stop hostage.
