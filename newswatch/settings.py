@@ -36,7 +36,7 @@ from pydantic_core import PydanticCustomError
 
 from newswatch.errors import ConfigError
 from newswatch.relevance import Classifier, TopicsFile, load_topics
-from newswatch.yamlfile import line_of, load_model, parse_yaml, validate
+from newswatch.yamlfile import line_of, load_model, parse_yaml, read_text, validate
 
 DEFAULT_CONFIG_DIR = Path("config")
 
@@ -564,7 +564,7 @@ def load_config(directory: Path, env: Mapping[str, str] | None = None) -> Config
 
 
 def _load_settings(path: Path, env: Mapping[str, str]) -> Settings:
-    data = parse_yaml(path.read_text(encoding="utf-8"), path) if path.exists() else None
+    data = parse_yaml(read_text(path), path) if path.exists() else None
     if data is None:
         data = {}
     for variable, keys in ENV_OVERRIDES.items():
@@ -592,7 +592,7 @@ def _set_nested(data: dict[str, Any], keys: tuple[str, ...], value: str) -> None
 def _load_subscribers(path: Path, topic_ids: set[str]) -> list[Subscriber]:
     if not path.exists():
         return []
-    data = parse_yaml(path.read_text(encoding="utf-8"), path)
+    data = parse_yaml(read_text(path), path)
     subscribers = validate(data, SubscribersFile, path).subscribers
     for i, subscriber in enumerate(subscribers):
         for j, topic in enumerate(subscriber.topics):

@@ -119,12 +119,16 @@ def _friendly(err: Any) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def load_model(path: Path, model: type[M]) -> M:
-    """Read, parse and validate one config file."""
+def read_text(path: Path) -> str:
+    """A config file's text; a missing or non-UTF-8 file is a ConfigError naming it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("file not found", path=path) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text ({exc.reason})", path=path) from None
-    return validate(parse_yaml(text, path), model, path)
+
+
+def load_model(path: Path, model: type[M]) -> M:
+    """Read, parse and validate one config file."""
+    return validate(parse_yaml(read_text(path), path), model, path)

@@ -29,7 +29,7 @@ from newswatch.crawler.spiders import CrawlReport
 from newswatch.scheduler.collect import collect
 from newswatch.scheduler.ingest import Ingestor
 from newswatch.scheduler.lifecycle import Lifecycle, drain, stop_deadline
-from newswatch.scheduler.reload import schedule_source
+from newswatch.scheduler.reload import schedule_sender, schedule_source
 from newswatch.settings import Config, Source
 from newswatch.storage import Database
 from newswatch.web import WebDeps, WebError, WebHandle, start_web, stop_web
@@ -105,17 +105,7 @@ class Service:
         now = datetime.now(UTC)
         for source in self.config.sources:
             schedule_source(scheduler, self, source, now)  # shared with config reload
-        scheduler.add_job(
-            self._tracked,
-            "interval",
-            seconds=self.config.settings.email.send_every,
-            next_run_time=now,
-            args=[self._send_job],
-            id="sender",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-        )
+        schedule_sender(scheduler, self, self.config.settings.email.send_every, now)
         # Digest slots are minutes apart at the finest; checking every minute (or
         # every send tick, if that is shorter) sends a digest at most that late.
         scheduler.add_job(

@@ -150,3 +150,12 @@ def test_sizes() -> None:
     assert parse_size(512) == 512
     with pytest.raises(ValueError, match="size"):
         parse_size("big")
+
+
+def test_settings_file_that_is_not_utf8_is_a_config_error(config: Path) -> None:
+    (config / "settings.yaml").write_bytes(
+        "timezone: Europe/Amsterdam # gemeente Súdwest\n".encode("latin-1")
+    )
+    with pytest.raises(ConfigError, match="not UTF-8 text") as info:
+        load_config(config, env={})
+    assert info.value.path == config / "settings.yaml"

@@ -31,7 +31,7 @@ from pydantic import (
 from newswatch.errors import ConfigError
 from newswatch.relevance.gazetteer import load_gazetteer
 from newswatch.relevance.normalize import fold_phrase
-from newswatch.yamlfile import dotted, line_of, parse_yaml, validate
+from newswatch.yamlfile import dotted, line_of, parse_yaml, read_text, validate
 
 FIELDS = ("title", "lead", "body")
 Mode = Literal["word", "prefix", "suffix", "infix"]
@@ -336,13 +336,7 @@ class TopicsFile(BaseModel):
 def load_topics(path: Path) -> TopicsFile:
     """Read and check `topics.yaml`; every problem is a ConfigError with file, line and key."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", path=path) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text ({exc.reason})", path=path) from None
-    data = parse_yaml(text, path)
+    data = parse_yaml(read_text(path), path)
     topics = _validate(data, path)
     topics._path = path
     _check_references(topics, data, path)
