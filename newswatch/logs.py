@@ -61,3 +61,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str]
     # Scrapy is chatty at INFO (every stats dump); its warnings still show.
     for noisy in ("scrapy", "twisted", "apscheduler", "trafilatura", "htmldate", "py.warnings"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # A robots.txt that cannot be fetched makes Scrapy log a full traceback per
+    # source, and then the source's own request fails and is reported once, by
+    # us, with its reason (scheduler/collect.py). Keep only that one line.
+    logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel(logging.CRITICAL)
