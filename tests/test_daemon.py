@@ -6,22 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from conftest import positives, write_config
+from daemonproc import wait_for
 
 from newswatch.demo.site import SiteServer
-
-
-def wait_for(condition, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @pytest.mark.slow
@@ -44,9 +35,9 @@ def test_daemon_polls_sends_and_stops_on_signal(
     )
     try:
         outbox = tmp_path / "outbox"
-        assert wait_for(lambda: len(list(outbox.glob("*.eml"))) == len(positives(site)))
+        assert wait_for(lambda: len(list(outbox.glob("*.eml"))) == len(positives(site)), timeout=60)
         # It keeps polling: the feed is asked again (and answers 304).
-        assert wait_for(lambda: site.hits["/feed.xml"] >= 3)
+        assert wait_for(lambda: site.hits["/feed.xml"] >= 3, timeout=60)
         # robots.txt is remembered across polls: an unchanged feed costs one request.
         assert site.hits["/robots.txt"] == 1
         proc.send_signal(sig)

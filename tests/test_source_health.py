@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import newswatch, write_config
+from daemonproc import wait_for
 from mockserver import LATE_ARTICLE, LYING_ETAG, MisbehavingSite
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
@@ -405,15 +405,6 @@ def test_a_failing_source_is_skipped_while_it_backs_off(polls: Polls) -> None:
     assert stored.backoff_until > datetime.now(UTC)
 
 
-def wait_for(condition: Any, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 @pytest.mark.slow
 def test_daemon_survives_gzip_bomb_and_huge_page(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'nw.db'}"
@@ -437,9 +428,9 @@ def test_daemon_survives_gzip_bomb_and_huge_page(tmp_path: Path) -> None:
         )
         try:
             # Both bad sources fail twice (so they back off), the good one keeps polling.
-            assert wait_for(lambda: len(site.times.get("/bom.xml", [])) >= 2)
-            assert wait_for(lambda: len(site.times.get("/groot.xml", [])) >= 2)
-            assert wait_for(lambda: len(site.times.get("/feed.xml", [])) >= 3)
+            assert wait_for(lambda: len(site.times.get("/bom.xml", [])) >= 2, timeout=60)
+            assert wait_for(lambda: len(site.times.get("/groot.xml", [])) >= 2, timeout=60)
+            assert wait_for(lambda: len(site.times.get("/feed.xml", [])) >= 3, timeout=60)
             assert proc.poll() is None, "the daemon died"
             proc.send_signal(signal.SIGTERM)
             _, stderr = proc.communicate(timeout=20)
