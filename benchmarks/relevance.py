@@ -3,14 +3,15 @@
     .venv/bin/python benchmarks/relevance.py                       # tests/data/labelled.yaml, all
     .venv/bin/python benchmarks/relevance.py --errors              # explain every mistake
     .venv/bin/python benchmarks/relevance.py --file tests/data/labelled-fresh.yaml --errors
-    .venv/bin/python benchmarks/relevance.py --file tests/data/labelled-judge.yaml
+    .venv/bin/python benchmarks/relevance.py --file tests/data/labelled-round3.yaml --errors
 
 How the sets are used (docs/benchmarks-relevance.md): config/topics.yaml is
-tuned on tests/data/labelled.yaml and tests/data/labelled-fresh.yaml (the
-fresh set judged the previous round once, and is tuning data since);
-tests/data/labelled-judge.yaml, written independently by someone else, is the
-judge. `--errors` therefore refuses to explain mistakes on any file but the
-tuning sets, so that the judging texts stay unread by whoever tunes the rules.
+tuned on the files in TUNING_FILES: tests/data/labelled.yaml,
+tests/data/labelled-fresh.yaml (judged the second round once) and
+tests/data/labelled-round3.yaml (judged the third round once, as
+labelled-judge.yaml). A judging set, written independently by someone else,
+is kept elsewhere; `--errors` refuses to explain mistakes on any file but the
+tuning sets, so that judging texts stay unread by whoever tunes the rules.
 """
 
 from __future__ import annotations
@@ -24,8 +25,12 @@ from newswatch.relevance.evaluation import Scores, evaluate, load_labelled
 
 ROOT = Path(__file__).resolve().parent.parent
 TUNING = ROOT / "tests" / "data" / "labelled.yaml"
-# Files whose mistakes may be read: the judge is not one of them.
-TUNING_FILES = (TUNING, ROOT / "tests" / "data" / "labelled-fresh.yaml")
+# Files whose mistakes may be read: a judging set is never one of them.
+TUNING_FILES = (
+    TUNING,
+    ROOT / "tests" / "data" / "labelled-fresh.yaml",
+    ROOT / "tests" / "data" / "labelled-round3.yaml",
+)
 
 
 def report(scores: dict[str, Scores]) -> None:
