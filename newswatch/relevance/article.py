@@ -21,7 +21,7 @@ FIELD_NAMES = ("title", "lead", "body")
 # The example article ends "...met de gemeente Vlaardingen.Gerelateerd". Found
 # with str.find (a regex with look-behinds would test every character).
 _TAIL_WORDS = ("Gerelateerd", "Lees ook", "Meer nieuws", "Ook interessant")
-_TAIL_FOLDED = tuple(word.lower() for word in _TAIL_WORDS)
+TAIL_FOLDED = tuple(word.lower() for word in _TAIL_WORDS)
 _TAIL_AFTER = re.compile(r"[ \t]*:?[ \t]*(?:\n|$)")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _PARAGRAPH_WORDS = re.compile(r"\w+")
@@ -111,18 +111,20 @@ class Article:
 
     @classmethod
     def prepare(cls, title: str, text: str, url: str | None = None) -> Article:
+        """Join and fold. A trailing "Gerelateerd" block is cut by `without_tail`,
+        which the classifier calls only when its scan saw one of TAIL_FOLDED."""
         title = title.strip()
         orig = f"{title}\n\n{text}"
         folded = fold(orig)
-        # Most articles have no "Gerelateerd" block: looking for its words in
-        # the folded ASCII text is several times cheaper than in the original,
-        # and folding keeps them ("Lees ook" -> "lees ook").
-        if any(map(folded.text.__contains__, _TAIL_FOLDED)):
-            stripped = strip_tail(text)
-            if stripped is not text:
-                text, orig = stripped, f"{title}\n\n{stripped}"
-                folded = fold(orig)
         return cls(title, text, url, orig, folded, len(title) + 2, f" {folded.text} ")
+
+    def without_tail(self) -> Article:
+        """This article with a trailing "Gerelateerd" / "Lees ook" block cut off
+        (itself when there is none)."""
+        stripped = strip_tail(self.text)
+        if stripped is self.text:
+            return self
+        return Article.prepare(self.title, stripped, self.url)
 
     @property
     def bounds(self) -> tuple[int, int]:

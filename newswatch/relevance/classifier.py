@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from newswatch.relevance.article import FIELD_NAMES, TITLE, Article
+from newswatch.relevance.article import FIELD_NAMES, TAIL_FOLDED, TITLE, Article
 from newswatch.relevance.bound import Bound, compile_bound
 from newswatch.relevance.explain import Hit, RuleScore, TopicMatch, snippet
 from newswatch.relevance.gazetteer import accept_place, load_gazetteer
@@ -70,6 +70,8 @@ class Classifier:
         self.topics = topics
         self.matcher = Matcher()
         self.matcher.add_gazetteer(load_gazetteer())
+        for word in TAIL_FOLDED:
+            self.matcher.add_marker(word)
         background_tokens = [tokens(fold(t).text) for t in background]
         self._topics = [self._compile(t, example_text, background_tokens) for t in topics.topics]
         self.matcher.build()
@@ -147,6 +149,10 @@ class Classifier:
                 raise ValueError(f"unknown topic {topic!r}; known: {', '.join(self.topic_ids)}")
         article = Article.prepare(title, text, url)
         ctx = self._context(article)
+        if not ctx.present.isdisjoint(self.matcher.marker_targets):
+            trimmed = article.without_tail()
+            if trimmed is not article:
+                article, ctx = trimmed, self._context(trimmed)
         out = []
         for compiled in topics:
             if not include_unmatched and self._bound(compiled, ctx) < compiled.topic.threshold:

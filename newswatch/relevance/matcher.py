@@ -25,6 +25,9 @@ from newswatch.relevance.gazetteer import Cooperation, Gazetteer, Place
 from newswatch.relevance.normalize import fold_phrase
 
 TERM, PLACE, COOP = "term", "place", "coop"
+# A word the classifier itself looks for (the start of a "Gerelateerd" block):
+# found by the same scan, so articles without one pay nothing extra.
+MARKER = "marker"
 
 
 def case_signature(text: str) -> str:
@@ -145,6 +148,7 @@ class Matcher:
         self.case_targets: frozenset[int] = frozenset()
         self.place_targets: frozenset[int] = frozenset()
         self.coop_targets: frozenset[int] = frozenset()
+        self.marker_targets: frozenset[int] = frozenset()
         self.place_key: dict[int, str] = {}  # place target id -> what "municipalities" counts
         self._start_back: list[int] = []
         self._end_back: list[int] = []
@@ -179,6 +183,11 @@ class Matcher:
                 tid = self._new_target((COOP, surface, coop.name, coop.case), target)
                 self._add_key(surface, "word", tid)
 
+    def add_marker(self, word: str) -> int:
+        tid = self._new_target((MARKER, word, "word", False), Target(MARKER, word))
+        self._add_key(fold_phrase(word), "word", tid)
+        return tid
+
     def _new_target(self, ident: tuple[str, str, str, bool], target: Target) -> int:
         if ident in self._ids:
             return self._ids[ident]
@@ -211,6 +220,7 @@ class Matcher:
         self.case_targets = frozenset(i for i, t in enumerate(self.targets) if t.case_sig)
         self.place_targets = frozenset(i for i, t in enumerate(self.targets) if t.kind == PLACE)
         self.coop_targets = frozenset(i for i, t in enumerate(self.targets) if t.kind == COOP)
+        self.marker_targets = frozenset(i for i, t in enumerate(self.targets) if t.kind == MARKER)
         self.place_key = {i: self.targets[i].places[0].key for i in self.place_targets}
 
     # --- scanning --------------------------------------------------------------------
