@@ -7,9 +7,11 @@
 
 How the sets are used (docs/benchmarks-relevance.md): config/topics.yaml is
 tuned on the files in TUNING_FILES: tests/data/labelled.yaml,
-tests/data/labelled-fresh.yaml (judged the second round once) and
+tests/data/labelled-fresh.yaml (judged the second round once),
 tests/data/labelled-round3.yaml (judged the third round once, as
-labelled-judge.yaml). A judging set, written independently by someone else,
+labelled-judge.yaml) and tests/data/labelled-round4.yaml (written for the
+fourth round, with positives phrased without the obvious keywords and hard
+negatives). A judging set, written independently by someone else,
 is kept elsewhere; `--errors` refuses to explain mistakes on any file but the
 tuning sets, so that judging texts stay unread by whoever tunes the rules.
 """
@@ -30,6 +32,7 @@ TUNING_FILES = (
     TUNING,
     ROOT / "tests" / "data" / "labelled-fresh.yaml",
     ROOT / "tests" / "data" / "labelled-round3.yaml",
+    ROOT / "tests" / "data" / "labelled-round4.yaml",
 )
 
 

@@ -7,7 +7,9 @@ them is asserted to be fully right:
   often to stay a judge);
 - labelled-fresh.yaml (60; judged the second round once);
 - labelled-round3.yaml (70; written independently, judged the third round
-  once as labelled-judge.yaml: P 1.000, R 0.875).
+  once as labelled-judge.yaml: P 1.000, R 0.875);
+- labelled-round4.yaml (54; written for the fourth round: positives phrased
+  without the obvious keywords, and hard negatives).
 
 A new, independently written judging set is kept out of sight of whoever tunes
 the rules; its tests are added separately (docs/benchmarks-relevance.md).
@@ -27,6 +29,7 @@ DATA = ROOT / "tests" / "data"
 TUNING = DATA / "labelled.yaml"
 FRESH = DATA / "labelled-fresh.yaml"
 ROUND3 = DATA / "labelled-round3.yaml"
+ROUND4 = DATA / "labelled-round4.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +48,12 @@ def scores(classifier: Classifier, path: Path, minimum: int) -> dict[str, Scores
     [
         (TUNING, 90),
         (FRESH, 60),
-        # Until the fourth round's rule changes: it has the four misses it had as judge.
+        # Until the fourth round's rule changes: round3 has the four misses it
+        # had as judge, round4 is new.
         pytest.param(ROUND3, 70, marks=pytest.mark.xfail(strict=True, reason="not tuned yet")),
+        pytest.param(ROUND4, 50, marks=pytest.mark.xfail(strict=True, reason="not tuned yet")),
     ],
-    ids=["96", "fresh", "round3"],
+    ids=["96", "fresh", "round3", "round4"],
 )
 def test_tuning_sets_are_fully_right(classifier: Classifier, path: Path, minimum: int) -> None:
     # The fresh set judged the second round once (P 0.958, R 0.885), the
