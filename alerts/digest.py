@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from newswatch.alerts.outbox import match_infos
+from newswatch.alerts.outbox import match_infos, topic_titles
 from newswatch.alerts.render import AlsoReport, DigestContent, DigestItem, DigestSection
 from newswatch.faults import fault
 from newswatch.models import Alert, AlertStatus, Article, Digest
@@ -183,10 +183,10 @@ def digest_sections(
         stories[key].append(alert)
     order = list(subscriber.topics) if subscriber else []
     by_topic: dict[str, list[tuple[datetime, DigestItem]]] = defaultdict(list)
+    titles = topic_titles(config)
     for rows in stories.values():
-        topic, newest, item = _story_item(rows, order)
+        topic, newest, item = _story_item(rows, order, titles)
         by_topic[topic].append((newest, item))
-    titles = {t.id: t.title or t.id for t in config.topics.topics}
     ranked = sorted(by_topic, key=lambda t: (order.index(t) if t in order else len(order), t))
     return [
         DigestSection(
@@ -198,7 +198,9 @@ def digest_sections(
     ]
 
 
-def _story_item(rows: list[Alert], order: list[str]) -> tuple[str, datetime, DigestItem]:
+def _story_item(
+    rows: list[Alert], order: list[str], titles: dict[str, str]
+) -> tuple[str, datetime, DigestItem]:
     """One story's entry: the first matching article, later outlets as "also"."""
     main = [a for a in rows if a.delivery != ALSO]
     followup = not main
@@ -213,7 +215,7 @@ def _story_item(rows: list[Alert], order: list[str]) -> tuple[str, datetime, Dig
         url=article.url,
         source=article.source_name,
         published=article.published_at,
-        matches=match_infos(article, set(head.topics)),
+        matches=match_infos(article, set(head.topics), titles),
         also=[
             AlsoReport(source=a.article.source_name, title=a.article.title, url=a.article.url)
             for a in others

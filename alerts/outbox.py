@@ -36,7 +36,7 @@ import os
 import random
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -362,7 +362,7 @@ class Sender:
             url=article.url,
             source=article.source_name,
             published=article.published_at,
-            matches=match_infos(article, wanted),
+            matches=match_infos(article, wanted, topic_titles(self.config)),
             unsubscribe_url=unsubscribe,
             language=subscriber.language if subscriber else "nl",
         )
@@ -485,13 +485,22 @@ class Sender:
             )
 
 
-def match_infos(article: Article, wanted: set[str]) -> list[MatchInfo]:
+def topic_titles(config: Config) -> dict[str, str]:
+    """Topic id -> the title emails show (the id when topics.yaml gives none)."""
+    return {t.id: t.title or t.id for t in config.topics.topics}
+
+
+def match_infos(
+    article: Article, wanted: set[str], titles: Mapping[str, str] | None = None
+) -> list[MatchInfo]:
+    titles = titles or {}
     return [
         MatchInfo(
             topic=m.topic,
             score=m.score,
             terms=list(m.terms),
             snippet=str(m.explanation.get("snippet", "")),
+            title=titles.get(m.topic, ""),
         )
         for m in article.matches
         if m.topic in wanted

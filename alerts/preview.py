@@ -9,6 +9,7 @@ first crawl. Nothing is sent and nothing in the database changes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.policy import SMTP
@@ -19,7 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from newswatch.alerts.backends import build_mime
 from newswatch.alerts.digest import digest_sections, next_slot
-from newswatch.alerts.outbox import Sender
+from newswatch.alerts.outbox import Sender, topic_titles
 from newswatch.alerts.render import (
     AlertContent,
     AlsoReport,
@@ -102,7 +103,7 @@ def _instant_email(db: Database, sender: Sender, person: Subscriber) -> tuple[Ou
         if alert is not None:
             return sender.alert_email(alert), f"{what} {alert.id} for {person.email}"
     url, headers = sender.unsubscribe_for(person.email)
-    content = sample_alert(person, url)
+    content = sample_alert(person, url, topic_titles(sender.config))
     email = render_alert(
         content,
         from_addr=sender.config.settings.email.from_,
@@ -163,7 +164,7 @@ def _digest_email(
         if latest is not None:
             what = f"latest digest {latest.id} for {person.email} (nothing held now)"
             return sender.digest_email(session, latest, now), what
-    content = sample_digest(person, url, now)
+    content = sample_digest(person, url, now, topic_titles(config))
     return render_digest(content, **render), f"sample digest (nothing stored for {person.email})"
 
 
@@ -172,7 +173,10 @@ def _digest_email(
 _TOPIC = "intergemeentelijke-samenwerking"
 
 
-def sample_alert(person: Subscriber, unsubscribe_url: str | None) -> AlertContent:
+def sample_alert(
+    person: Subscriber, unsubscribe_url: str | None, titles: Mapping[str, str] | None = None
+) -> AlertContent:
+    topic = person.topics[0] if person.topics else _TOPIC
     return AlertContent(
         alert_id=1,
         to=person.email,
@@ -183,7 +187,8 @@ def sample_alert(person: Subscriber, unsubscribe_url: str | None) -> AlertConten
         published=datetime(2026, 11, 24, 8, 15, tzinfo=UTC),
         matches=[
             MatchInfo(
-                topic=person.topics[0] if person.topics else _TOPIC,
+                topic=topic,
+                title=(titles or {}).get(topic, ""),
                 score=4.0,
                 terms=["gemeenschappelijke regeling", "gaan samenwerken"],
                 snippet="Vlissingen, Middelburg en Veere «gaan samenwerken» in een "
@@ -195,11 +200,17 @@ def sample_alert(person: Subscriber, unsubscribe_url: str | None) -> AlertConten
     )
 
 
-def sample_digest(person: Subscriber, unsubscribe_url: str | None, now: datetime) -> DigestContent:
+def sample_digest(
+    person: Subscriber,
+    unsubscribe_url: str | None,
+    now: datetime,
+    titles: Mapping[str, str] | None = None,
+) -> DigestContent:
     topic = person.topics[0] if person.topics else _TOPIC
+    title = (titles or {}).get(topic, "")
 
     def why(terms: list[str], snippet: str) -> list[MatchInfo]:
-        return [MatchInfo(topic=topic, score=3.0, terms=terms, snippet=snippet)]
+        return [MatchInfo(topic=topic, score=3.0, terms=terms, snippet=snippet, title=title)]
 
     items = [
         DigestItem(
@@ -247,7 +258,9 @@ def sample_digest(person: Subscriber, unsubscribe_url: str | None, now: datetime
         period_start=now - timedelta(days=1),
         period_end=now,
         sections=[
-            DigestSection(topic=topic, title=topic.replace("-", " ").capitalize(), items=items)
+            DigestSection(
+                topic=topic, title=title or topic.replace("-", " ").capitalize(), items=items
+            )
         ],
         unsubscribe_url=unsubscribe_url,
         language=person.language,

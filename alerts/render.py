@@ -142,6 +142,12 @@ class MatchInfo:
     score: float
     terms: list[str]
     snippet: str  # plain text; matched terms wrapped in «…»
+    title: str = ""  # the topic's title from topics.yaml; "" shows the id
+
+    @property
+    def label(self) -> str:
+        """What a reader sees: the topic's title, else its id."""
+        return self.title or self.topic
 
 
 @dataclass(frozen=True)
@@ -357,7 +363,7 @@ def link_or_none(url: str) -> str | None:
 
 
 def _context(content: AlertContent, zone: ZoneInfo) -> dict[str, Any]:
-    topics = list(dict.fromkeys(m.topic for m in content.matches))
+    topics = list(dict.fromkeys(m.label for m in content.matches))
     published = content.published
     t = chrome(content.language)
     return {

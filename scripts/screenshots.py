@@ -20,8 +20,10 @@ from pathlib import Path
 
 from newswatch.alerts.preview import sample_alert, sample_digest
 from newswatch.alerts.render import render_alert, render_digest
+from newswatch.relevance import load_topics
 from newswatch.settings import Subscriber
 
+TOPICS = Path(__file__).resolve().parent.parent / "config" / "topics.yaml"
 UNSUBSCRIBE = "https://newswatch.example.org/unsubscribe/voorbeeld-token"
 CHROMIUM_FLAGS = [
     "--headless",
@@ -42,11 +44,12 @@ def render_samples() -> dict[str, str]:
         delivery="daily@07:30",
     )
     now = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)
+    titles = {t.id: t.title or t.id for t in load_topics(TOPICS).topics}
     instant = render_alert(
-        sample_alert(reader, UNSUBSCRIBE), from_addr="newswatch <nw@example.org>"
+        sample_alert(reader, UNSUBSCRIBE, titles), from_addr="newswatch <nw@example.org>"
     )
     digest = render_digest(
-        sample_digest(reader, UNSUBSCRIBE, now), from_addr="newswatch <nw@example.org>"
+        sample_digest(reader, UNSUBSCRIBE, now, titles), from_addr="newswatch <nw@example.org>"
     )
     return {"email-instant": instant.html, "email-digest": digest.html}
 

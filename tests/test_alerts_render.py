@@ -64,6 +64,15 @@ def test_renders_title_source_date_link_topic_and_why() -> None:
     assert (email.alert_id, email.to, email.from_addr) == (42, "lezer@example.nl", FROM)
 
 
+def test_topic_shown_by_its_title_when_it_has_one() -> None:
+    match = MatchInfo(TOPIC, 3.5, ["samen"], "samen", title="Intergemeentelijke samenwerking")
+    email = render_alert(content(matches=[match]), from_addr=FROM)
+    for body in (email.text, email.html):
+        assert "Intergemeentelijke samenwerking" in body
+        assert TOPIC not in body
+    assert email.categories == ["newswatch", "alert", TOPIC]  # SendGrid stats keep the id
+
+
 def test_snippet_terms_become_strong_in_html_and_stay_marked_in_text() -> None:
     email = render_alert(content(), from_addr=FROM)
     assert "De <strong>gemeenten</strong> Súdwest-Fryslân" in email.html

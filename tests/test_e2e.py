@@ -63,6 +63,8 @@ def test_run_once_alerts_exactly_the_cooperation_articles(
         assert message["To"] == "lezer@example.org"
         assert site.url in body(message, "plain")  # the link
         assert "Maasstad Lokaal" in body(message, "html")  # the source
+        # The topic by its title in topics.yaml, as the digest shows it.
+        assert "Onderwerp: Intergemeentelijke samenwerking" in body(message, "plain")
 
 
 def test_second_run_sends_nothing_new_and_gets_304(tmp_path: Path, site: SiteServer) -> None:

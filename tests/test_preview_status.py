@@ -54,3 +54,20 @@ def test_preview_writes_eml_and_html_and_status_reports_the_outbox(tmp_path: Pat
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["outbox"]["alerts"] == {"held": 2, "pending": 1}  # preview sent nothing
+
+
+def test_preview_sample_names_the_topic_by_its_title(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "config",
+        db_url=f"sqlite:///{tmp_path / 'nw.db'}",
+        sources=[],
+        subscribers=[{"email": READER, "topics": [COOPERATION]}],
+    )
+    out = tmp_path / "preview"
+    result = newswatch("--config", str(config), "alerts", "preview", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    what, _eml, html = result.stdout.splitlines()
+    assert what.startswith("sample alert")
+    page = Path(html).read_text()
+    assert "Intergemeentelijke samenwerking" in page  # the title in topics.yaml
+    assert COOPERATION not in page  # not its id
