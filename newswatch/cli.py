@@ -84,6 +84,7 @@ def run(obj: Context, once: bool) -> None:
     lock = _daemon_lock(config)
     db = _open(config)
     from newswatch.scheduler.daemon import Service, install_stop_handlers, run_on_reactor
+    from newswatch.scheduler.lock import watch_lock
 
     async def main_once() -> int:
         service = Service(config, db)
@@ -97,8 +98,11 @@ def run(obj: Context, once: bool) -> None:
     async def main_forever() -> int:
         stop = asyncio.Event()
         install_stop_handlers(stop)
+        watcher = asyncio.ensure_future(watch_lock(lock, stop))
         await Service(config, db).serve(stop)
-        return 0
+        lost = watcher.done() and watcher.result()
+        watcher.cancel()
+        return 1 if lost else 0
 
     try:
         code = run_on_reactor(main_once if once else main_forever)

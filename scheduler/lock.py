@@ -11,11 +11,16 @@ lifetime of the process:
 - PostgreSQL: a session advisory lock (`pg_try_advisory_lock`) on a dedicated
   connection kept open for the process lifetime; the server drops it when the
   connection ends. The holder's pid travels in the connection's
-  `application_name`, so the refusal can name it.
+  `application_name`, so the refusal can name it. A connection can drop
+  under a running daemon (a server restart, a network blip, an idle-session
+  timeout), and the lock with it: the daemon checks the session every minute
+  (`watch_lock`) and takes the lock again; if another newswatch took it in
+  the meantime, this one stops rather than run as a second daemon.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import logging
@@ -26,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from newswatch.errors import NewswatchError, StorageError
 from newswatch.storage import safe_url
@@ -38,6 +43,7 @@ log = logging.getLogger(__name__)
 PG_LOCK_CLASS = 0x6E7701
 PG_LOCK_OBJECT = 1
 APPLICATION_NAME = "newswatch daemon pid {pid}"
+LOCK_CHECK_EVERY = 60.0  # seconds between checks that the lock is still ours
 
 
 class LockHeld(NewswatchError):
@@ -47,9 +53,21 @@ class LockHeld(NewswatchError):
 class DaemonLock:
     """A held lock; `release()` (or process exit) lets it go."""
 
-    def __init__(self, description: str, release: Any) -> None:
+    def __init__(self, description: str, release: Any, check: Any = None) -> None:
         self.description = description
         self._release = release
+        self._check = check
+
+    def check(self) -> bool:
+        """Make sure the lock is still held, taking it again if its session was lost.
+
+        True when it had to be taken again. Raises LockHeld when another process
+        took it meanwhile, StorageError when the database cannot be reached (the
+        caller tries again later). Blocking: the daemon calls it in a thread.
+        """
+        if self._release is None or self._check is None:
+            return False  # released, or a lock that cannot be lost (flock)
+        return bool(self._check())
 
     def release(self) -> None:
         if self._release is not None:
@@ -126,37 +144,87 @@ def _lock_postgres(url: str, pid: int) -> DaemonLock:
         connect_args={"application_name": APPLICATION_NAME.format(pid=pid)},
     )
     try:
+        conn = _try_lock(engine, url)
+    except (LockHeld, StorageError):
+        engine.dispose()
+        raise
+    held: dict[str, Any] = {"conn": conn}  # None while the lock is lost and not yet back
+
+    def check() -> bool:
+        if held["conn"] is not None:
+            try:
+                held["conn"].execute(text("SELECT 1"))
+                held["conn"].commit()
+                return False
+            except DBAPIError as exc:
+                log.warning("the daemon lock's database session was lost (%s)", exc.orig)
+            held["conn"].close()
+            held["conn"] = None
+        held["conn"] = _try_lock(engine, url)
+        log.warning("daemon lock taken again on %s", safe_url(url))
+        return True
+
+    def release() -> None:
+        conn = held["conn"]
+        try:
+            if conn is not None:
+                conn.execute(
+                    text("SELECT pg_advisory_unlock(:c, :o)"),
+                    {"c": PG_LOCK_CLASS, "o": PG_LOCK_OBJECT},
+                )
+                conn.commit()
+        except DBAPIError as exc:
+            # The connection is gone, and with it the lock: nothing left to free.
+            log.debug("advisory unlock failed (%s); the session's end released it", exc)
+        finally:
+            if conn is not None:
+                conn.close()
+            engine.dispose()
+
+    return DaemonLock(f"advisory lock on {safe_url(url)}", release, check)
+
+
+def _try_lock(engine: Any, url: str) -> Any:
+    """A new session holding the advisory lock; LockHeld naming the holder if taken."""
+    try:
         conn = engine.connect()
         got = conn.execute(
             text("SELECT pg_try_advisory_lock(:c, :o)"), {"c": PG_LOCK_CLASS, "o": PG_LOCK_OBJECT}
         ).scalar()
         conn.commit()
     except OperationalError as exc:
-        engine.dispose()
         raise StorageError(f"cannot open database {safe_url(url)}: {exc.orig}") from exc
     if not got:
         holder = _pg_holder(conn)
         conn.close()
-        engine.dispose()
         raise LockHeld(
             f"another newswatch ({holder}) is already running against {safe_url(url)}; "
             "stop it first, or point this one at another database"
         )
+    return conn
 
-    def release() -> None:
+
+async def watch_lock(
+    lock: DaemonLock, stop: asyncio.Event, every: float = LOCK_CHECK_EVERY
+) -> bool:
+    """Check the lock every `every` seconds until `stop` is set.
+
+    Returns True (after setting `stop`) when another process took the lock: two
+    daemons must not run against one database, and this one is the newcomer's
+    duplicate now. A database that cannot be reached is tried again later.
+    """
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+            return False
         try:
-            conn.execute(
-                text("SELECT pg_advisory_unlock(:c, :o)"), {"c": PG_LOCK_CLASS, "o": PG_LOCK_OBJECT}
-            )
-            conn.commit()
-        except OperationalError as exc:
-            # The connection is gone, and with it the lock: nothing left to free.
-            log.debug("advisory unlock failed (%s); the session's end released it", exc)
-        finally:
-            conn.close()
-            engine.dispose()
-
-    return DaemonLock(f"advisory lock on {safe_url(url)}", release)
+            await asyncio.to_thread(lock.check)
+        except LockHeld as exc:
+            log.error("daemon lock lost to another process, stopping: %s", exc)
+            stop.set()
+            return True
+        except StorageError as exc:
+            log.warning("cannot check the daemon lock now, trying again later: %s", exc)
 
 
 def _pg_holder(conn: Any) -> str:

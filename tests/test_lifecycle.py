@@ -20,7 +20,7 @@ from newswatch import metrics, probes
 from newswatch.models import Alert, Article, Match
 from newswatch.scheduler import lifecycle
 from newswatch.scheduler.lifecycle import Lifecycle
-from newswatch.scheduler.lock import LockHeld, acquire_daemon_lock
+from newswatch.scheduler.lock import LockHeld, acquire_daemon_lock, watch_lock
 from newswatch.scheduler.reload import Reloader, apply_config, schedule_sender, schedule_source
 from newswatch.scheduler.retention import housekeeping, prune_article_text
 from newswatch.settings import FeedSource, load_config
@@ -38,6 +38,57 @@ def test_second_lock_on_the_same_database_is_refused_naming_the_holder(db_url: s
         first.release()
     again = acquire_daemon_lock(db_url)  # released: free for the next daemon
     again.release()
+
+
+def _kill_lock_session(db_url: str, pid: int) -> None:
+    """What a server restart or a network blip does to the lock's connection."""
+    import psycopg
+
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        killed = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            (f"newswatch daemon pid {pid}",),
+        ).fetchall()
+    assert killed == [(True,)]
+
+
+def test_lost_lock_session_is_taken_again(db_url: str) -> None:
+    lock = acquire_daemon_lock(db_url, pid=4242)
+    try:
+        if db_url.startswith("sqlite"):
+            assert lock.check() is False  # an flock cannot be lost
+            return
+        assert lock.check() is False  # the session is alive
+        _kill_lock_session(db_url, 4242)
+        assert lock.check() is True  # lost, and taken again
+        with pytest.raises(LockHeld, match=r"pid 4242"):
+            acquire_daemon_lock(db_url, pid=5353)
+        assert lock.check() is False
+    finally:
+        lock.release()
+
+
+def test_lock_taken_by_another_meanwhile_stops_the_daemon(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    if db_url.startswith("sqlite"):
+        pytest.skip("an flock is only lost with its process")
+    lock = acquire_daemon_lock(db_url, pid=4242)
+    _kill_lock_session(db_url, 4242)
+    newcomer = acquire_daemon_lock(db_url, pid=5353)  # sees the lock free
+
+    async def watch() -> tuple[bool, bool]:
+        stop = asyncio.Event()
+        lost = await asyncio.wait_for(watch_lock(lock, stop, every=0.05), 10)
+        return lost, stop.is_set()
+
+    try:
+        assert asyncio.run(watch()) == (True, True)
+        assert "daemon lock lost to another process, stopping" in caplog.text
+        assert "pid 5353" in caplog.text
+    finally:
+        lock.release()
+        newcomer.release()
 
 
 # --- config reload ------------------------------------------------------------------------
