@@ -45,14 +45,7 @@ def scores(classifier: Classifier, path: Path, minimum: int) -> dict[str, Scores
 
 @pytest.mark.parametrize(
     ("path", "minimum"),
-    [
-        (TUNING, 90),
-        (FRESH, 60),
-        # Until the fourth round's rule changes: round3 has the four misses it
-        # had as judge, round4 is new.
-        pytest.param(ROUND3, 70, marks=pytest.mark.xfail(strict=True, reason="not tuned yet")),
-        pytest.param(ROUND4, 50, marks=pytest.mark.xfail(strict=True, reason="not tuned yet")),
-    ],
+    [(TUNING, 90), (FRESH, 60), (ROUND3, 70), (ROUND4, 50)],
     ids=["96", "fresh", "round3", "round4"],
 )
 def test_tuning_sets_are_fully_right(classifier: Classifier, path: Path, minimum: int) -> None:
