@@ -28,6 +28,7 @@ an indexed column instead.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -36,8 +37,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from newswatch.crawler.dutch_dates import DATELINE
@@ -336,41 +338,52 @@ class RecentIndex:
         self._first_seen: dict[int, datetime] = {}
         self._simhashes: dict[int, int] = {}  # id -> unsigned SimHash, full texts only
         self._titles: dict[int, str] = {}  # id -> normalised title
+        self._by_title: dict[str, list[int]] = {}  # normalised title -> ids, oldest first
         # id -> (content hash, shingle hashes); LRU order, newest last.
         self._sketches: OrderedDict[int, tuple[str | None, array[int]]] = OrderedDict()
 
-    def refresh(self, session: Session, since: datetime) -> None:
+    def refresh(self, conn: Connection, since: datetime) -> None:
         """Read the articles stored since the last call (all of the window the first time)."""
         if self._loaded_since is None or since < self._loaded_since:
             self._reset()
             self._loaded_since = since - self.window
         elif since - self.window > self._loaded_since + timedelta(days=1):
             self._evict(since - self.window)
-        first_load = self._last_id == 0
-        query = select(Article.id, Article.first_seen_at, Article.simhash, Article.title).where(
-            Article.id > self._last_id
-        )
-        if first_load:
-            query = query.where(Article.first_seen_at >= self._loaded_since)
-        for row_id, first_seen, value, title in session.connection().execute(query):
+        if self._last_id == 0:
+            self._first_load(conn, self._loaded_since)
+        else:
+            self._add(conn.execute(_NEWER_ROWS, {"last_id": self._last_id}))
+
+    def _first_load(self, conn: Connection, since: datetime) -> None:
+        self._add(conn.execute(_WINDOW_ROWS, {"since": since}))
+        # Older rows were not read; later calls must not read them either.
+        newest = conn.scalar(select(func.max(Article.id)))
+        self._last_id = max(self._last_id, newest or 0)
+
+    def _add(self, rows: Any) -> None:
+        assert self._loaded_since is not None
+        for row_id, first_seen, value, title in rows:
             self._last_id = max(self._last_id, row_id)
             if first_seen < self._loaded_since:
                 continue
             self._first_seen[row_id] = first_seen
             if value is not None:
                 self._simhashes[row_id] = value & _MASK
-            self._titles[row_id] = normalise(title)
-        if first_load:
-            # Older rows were not read; later calls must not read them either.
-            newest = session.scalar(select(func.max(Article.id)))
-            self._last_id = max(self._last_id, newest or 0)
+            normalised = normalise(title)
+            self._titles[row_id] = normalised
+            self._by_title.setdefault(normalised, []).append(row_id)
 
     def _evict(self, before: datetime) -> None:
         old = [i for i, seen in self._first_seen.items() if seen < before]
         for row_id in old:
             del self._first_seen[row_id]
             self._simhashes.pop(row_id, None)
-            self._titles.pop(row_id, None)
+            title = self._titles.pop(row_id, None)
+            if title is not None:
+                same = self._by_title[title]
+                same.remove(row_id)
+                if not same:
+                    del self._by_title[title]
             self._sketches.pop(row_id, None)
         self._loaded_since = before
 
@@ -386,7 +399,7 @@ class RecentIndex:
 
     def titled(self, title: str) -> list[int]:
         """Ids whose normalised title is `title`."""
-        return [row_id for row_id, other in self._titles.items() if other == title]
+        return list(self._by_title.get(title, ()))
 
     def sketch_of(self, row_id: int, digest: str | None) -> array[int] | None:
         """The cached shingle hashes of article `row_id`, if of the text hashed `digest`."""
@@ -402,6 +415,72 @@ class RecentIndex:
         self._sketches.move_to_end(row_id)
         while len(self._sketches) > self._sketch_cache_size:
             self._sketches.popitem(last=False)
+
+
+# --- the queries, built once --------------------------------------------------
+# Building a select() costs SQLAlchemy more than SQLite takes to run it, and
+# ingest asks these for every article: they are built on first use with bound
+# parameters and reused.
+
+_INDEX_COLUMNS = (Article.id, Article.first_seen_at, Article.simhash, Article.title)
+_NEWER_ROWS = select(*_INDEX_COLUMNS).where(Article.id > bindparam("last_id"))
+_WINDOW_ROWS = select(*_INDEX_COLUMNS).where(Article.first_seen_at >= bindparam("since"))
+_TEXT_OF = select(Article.text).where(Article.id == bindparam("row_id"))
+
+
+def _recent(exclude: bool) -> list[ColumnElement[bool]]:
+    """Conditions for the articles one may join: recent (`since`), in a story, and not
+    itself (`exclude`, when the article already has an id)."""
+    conditions = [Article.first_seen_at >= bindparam("since"), Article.story_id.is_not(None)]
+    if exclude:
+        conditions.append(Article.id != bindparam("exclude"))
+    return conditions
+
+
+@functools.cache
+def _same_hash_query(exclude: bool) -> Select[tuple[int | None]]:
+    return (
+        select(Article.story_id)
+        .where(*_recent(exclude), Article.content_hash == bindparam("content_hash"))
+        .order_by(Article.first_seen_at.desc())
+        .limit(1)
+    )
+
+
+@functools.cache
+def _candidates_query(exclude: bool) -> Select[Any]:
+    return select(Article.id, Article.story_id, Article.content_hash, Article.text_pruned_at).where(
+        *_recent(exclude),
+        Article.simhash.is_not(None),
+        Article.id.in_(bindparam("ids", expanding=True)),
+    )
+
+
+@functools.cache
+def _same_title_query(exclude: bool, short_only: bool) -> Select[tuple[int | None]]:
+    conditions = _recent(exclude)
+    if short_only:
+        conditions.append(Article.simhash.is_(None))
+    return (
+        select(Article.story_id)
+        .where(*conditions, Article.id.in_(bindparam("ids", expanding=True)))
+        .order_by(Article.first_seen_at.desc())
+        .limit(1)
+    )
+
+
+# --- stories -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What `find_story_id` needs to know of the article looking for its story."""
+
+    title: str
+    content_hash: str | None
+    simhash: int | None
+    analysis: Analysis  # the article's text, normalised
+    stored_id: int | None = None  # when the article is stored already: never its own story
 
 
 def find_story(
@@ -420,90 +499,102 @@ def find_story(
     `index` is the caller's long-lived RecentIndex (a throwaway one reads the
     whole window); `analysis` is `article.text` already normalised.
     """
-    since = (now or datetime.now(UTC)) - window
-    recent = _recent(article, since)
-    analysis = analysis or analyse(article.text)
-    if article.content_hash and len(analysis.tokens) >= MIN_HASH_WORDS:
-        story_id = session.scalar(
-            select(Article.story_id)
-            .where(*recent, Article.content_hash == article.content_hash)
-            .order_by(Article.first_seen_at.desc())
-            .limit(1)
+    session.flush()  # an article pending in the session gets its id: it never matches itself
+    candidate = Candidate(
+        title=article.title,
+        content_hash=article.content_hash,
+        simhash=article.simhash,
+        analysis=analysis or analyse(article.text),
+        stored_id=article.id,
+    )
+    story_id = find_story_id(
+        session.connection(),
+        candidate,
+        now=now or datetime.now(UTC),
+        window=window,
+        index=index or RecentIndex(window),
+    )
+    return session.get(Story, story_id) if story_id is not None else None
+
+
+def find_story_id(
+    conn: Connection,
+    candidate: Candidate,
+    *,
+    now: datetime,
+    index: RecentIndex,
+    window: timedelta = WINDOW,
+) -> int | None:
+    """`find_story` on a connection, for ingest: the story's id, or None if new.
+
+    Same rules and queries as `find_story`, without loading ORM objects.
+    """
+    since = now - window
+    params: dict[str, Any] = {"since": since}
+    exclude = candidate.stored_id is not None
+    if exclude:
+        params["exclude"] = candidate.stored_id
+    if candidate.content_hash and len(candidate.analysis.tokens) >= MIN_HASH_WORDS:
+        story_id = conn.scalar(
+            _same_hash_query(exclude), {**params, "content_hash": candidate.content_hash}
         )
         if story_id is not None:
-            return session.get(Story, story_id)
-    if index is None:
-        index = RecentIndex(window)
-    index.refresh(session, since)
-    if article.simhash is None:
-        return _same_title(session, article, recent, index)
+            return story_id
+    index.refresh(conn, since)
+    if candidate.simhash is None:
+        return _same_title(conn, candidate, params, index, short_only=False)
     # A full text may also meet the short feed summary of the same story that
     # came first (its page was unreachable): then only the title can tell.
-    near = _near_duplicate(session, article, recent, index, analysis)
-    return near or _same_title(session, article, [*recent, Article.simhash.is_(None)], index)
-
-
-def _recent(article: Article, since: datetime) -> list[ColumnElement[bool]]:
-    """Conditions for the articles `article` may join: recent, in a story, not itself."""
-    conditions = [Article.first_seen_at >= since, Article.story_id.is_not(None)]
-    if article.id is not None:
-        conditions.append(Article.id != article.id)
-    return conditions
+    near = _near_duplicate(conn, candidate, params, index)
+    if near is not None:
+        return near
+    return _same_title(conn, candidate, params, index, short_only=True)
 
 
 def _near_duplicate(
-    session: Session,
-    article: Article,
-    recent: list[ColumnElement[bool]],
-    index: RecentIndex,
-    analysis: Analysis,
-) -> Story | None:
+    conn: Connection, candidate: Candidate, params: dict[str, Any], index: RecentIndex
+) -> int | None:
     """Nearest SimHash first (the newest on a tie); the first whose shingles really overlap."""
-    assert article.simhash is not None
-    close = index.near(article.simhash)
+    assert candidate.simhash is not None
+    close = index.near(candidate.simhash)
     if not close:
         return None
     # The index may hold articles that no longer qualify (older than the
     # window now, or its own row): the database has the last word.
-    rows = session.connection().execute(
-        select(Article.id, Article.story_id, Article.content_hash, Article.text_pruned_at).where(
-            *recent, Article.simhash.is_not(None), Article.id.in_(close)
-        )
-    )
+    rows = conn.execute(_candidates_query("exclude" in params), {**params, "ids": close})
     found = {row_id: (story_id, digest, pruned) for row_id, story_id, digest, pruned in rows}
-    mine = analysis.hashes
+    mine = candidate.analysis.hashes
     for row_id in close:
         if row_id not in found:
             continue
         story_id, digest, pruned = found[row_id]
         theirs = None if pruned is not None else index.sketch_of(row_id, digest)
         if theirs is None:
-            theirs = _load_sketch(session, row_id)
+            theirs = analyse(conn.scalar(_TEXT_OF, {"row_id": row_id})).sketch()
             if pruned is None:
                 index.remember(row_id, digest, theirs)
         if _sketch_containment(mine, theirs) >= MIN_CONTAINMENT:
-            return session.get(Story, story_id)
+            return story_id
     return None
 
 
-def _load_sketch(session: Session, row_id: int) -> array[int]:
-    return analyse(session.scalar(select(Article.text).where(Article.id == row_id))).sketch()
-
-
 def _same_title(
-    session: Session, article: Article, recent: list[ColumnElement[bool]], index: RecentIndex
-) -> Story | None:
-    """The same normalised title, for when one side is too short to fingerprint."""
-    title = normalise(article.title)
+    conn: Connection,
+    candidate: Candidate,
+    params: dict[str, Any],
+    index: RecentIndex,
+    *,
+    short_only: bool,
+) -> int | None:
+    """The same normalised title, for when one side is too short to fingerprint.
+
+    `short_only`: only articles without a SimHash (the article itself has one).
+    """
+    title = normalise(candidate.title)
     if len(title.split()) < MIN_TITLE_WORDS:
         return None
     same = index.titled(title)
     if not same:
         return None
-    story_id = session.scalar(
-        select(Article.story_id)
-        .where(*recent, Article.id.in_(same))
-        .order_by(Article.first_seen_at.desc())
-        .limit(1)
-    )
-    return session.get(Story, story_id) if story_id is not None else None
+    query = _same_title_query("exclude" in params, short_only)
+    return conn.scalar(query, {**params, "ids": same})

@@ -17,8 +17,9 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Connection, Insert, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,7 +28,14 @@ from newswatch.crawler.items import ArticleItem
 from newswatch.faults import fault
 from newswatch.models import Alert, AlertStatus, Article, Match, Story
 from newswatch.relevance import Classifier, TopicMatch
-from newswatch.scheduler.dedupe import Analysis, RecentIndex, analyse, find_story
+from newswatch.scheduler.dedupe import (
+    Analysis,
+    Candidate,
+    Fingerprint,
+    RecentIndex,
+    analyse,
+    find_story_id,
+)
 from newswatch.settings import Subscriber
 from newswatch.storage import Database
 
@@ -104,23 +112,28 @@ class Ingestor:
     def ingest(self, item: ArticleItem) -> IngestResult:
         matches = self.classifier.classify(item.title, item.text, url=item.url)
         analysis = analyse(item.text)
+        prints = analysis.fingerprint()
         with self._lock:
             try:
                 with self.db.transaction() as session:
-                    if session.scalar(select(Article.id).where(Article.url == item.url)):
+                    # The common path (a new article, no topic) runs prepared Core
+                    # statements on the session's connection: the ORM's unit of
+                    # work cost more than the rest of ingest together.
+                    conn = session.connection()
+                    if conn.scalar(_STORED_URL, {"url": item.url}) is not None:
                         return IngestResult(None, [], 0)
-                    article = _article_row(item, analysis)
-                    story, new_story = _attach_story(session, article, self._recent, analysis)
-                    session.add(article)
-                    session.flush()
-                    alerts = self._queue(session, article, matches, new_story)
+                    story_id, new_story = _attach_story(conn, item, prints, analysis, self._recent)
+                    article_id = _insert(
+                        conn, _INSERT_ARTICLE, _article_values(item, prints, story_id)
+                    )
+                    alerts = self._queue(session, article_id, story_id, matches, new_story)
             except IntegrityError:
                 # Another source stored the same URL between our check and commit.
                 log.info("%s: %s was stored by another source meanwhile", item.source, item.url)
                 return IngestResult(None, [], 0)
-            if article.simhash is not None:
+            if prints.simhash is not None:
                 # Committed: a later near-duplicate can compare with it without reloading.
-                self._recent.remember(article.id, article.content_hash, analysis.sketch())
+                self._recent.remember(article_id, prints.content_hash, analysis.sketch())
         topics = [m.topic for m in matches]
         if topics:
             log.info(
@@ -130,15 +143,20 @@ class Ingestor:
                 ", ".join(topics),
                 alerts,
             )
-        return IngestResult(article.id, topics, alerts, story.id, new_story)
+        return IngestResult(article_id, topics, alerts, story_id, new_story)
 
     def _queue(
-        self, session: Session, article: Article, matches: list[TopicMatch], new_story: bool
+        self,
+        session: Session,
+        article_id: int,
+        story_id: int,
+        matches: list[TopicMatch],
+        new_story: bool,
     ) -> int:
         for match in matches:
             session.add(
                 Match(
-                    article_id=article.id,
+                    article_id=article_id,
                     topic=match.topic,
                     score=match.score,
                     terms=list(match.terms),
@@ -150,7 +168,7 @@ class Ingestor:
             return 0
         # Later outlets of a story already alerted belong in a digest's "also
         # reported by", not in a new alert.
-        alerted = set() if new_story else _alerted_for_story(session, article.story_id)
+        alerted = set() if new_story else _alerted_for_story(session, story_id)
         # Unsubscribed, bouncing or spam-reporting addresses get nothing, even
         # while subscribers.yaml still lists them.
         suppressed = suppressed_emails(session)
@@ -162,48 +180,71 @@ class Ingestor:
             if not topics:
                 continue
             if subscriber.email not in alerted:
-                session.add(_alert_for(subscriber, article, topics))
+                session.add(_alert_for(subscriber, article_id, story_id, topics))
                 queued += 1
             elif subscriber.is_digest:
                 # Another outlet of a story this subscriber already has: no new
                 # alert, but the next digest lists it as "also reported by".
-                session.add(_alert_for(subscriber, article, topics, also=True))
+                session.add(_alert_for(subscriber, article_id, story_id, topics, also=True))
         fault("mid_crawl")  # test-only hook (newswatch/faults.py)
         return queued
 
 
 def _alert_for(
-    subscriber: Subscriber, article: Article, topics: list[str], *, also: bool = False
+    subscriber: Subscriber,
+    article_id: int,
+    story_id: int,
+    topics: list[str],
+    *,
+    also: bool = False,
 ) -> Alert:
     """An instant alert goes out pending; a digest subscriber's waits `held` for the digest."""
     digest = subscriber.is_digest
     return Alert(
         subscriber=subscriber.email,
-        article_id=article.id,
+        article_id=article_id,
         topics=topics,
-        story_id=article.story_id,
+        story_id=story_id,
         delivery="also" if also else ("digest" if digest else "instant"),
         status=AlertStatus.held if digest else AlertStatus.pending,
     )
 
 
+# Prepared once (see dedupe's queries): the statements every article runs.
+_STORED_URL = select(Article.id).where(Article.url == bindparam("url")).limit(1)
+_INSERT_ARTICLE = insert(Article)
+_INSERT_STORY = insert(Story)
+_STORY_SEEN = (
+    update(Story).where(Story.id == bindparam("story_id")).values(updated_at=bindparam("now"))
+)
+_STORY_TITLE = select(Story.title).where(Story.id == bindparam("story_id"))
+
+
+def _insert(conn: Connection, statement: Insert, values: dict[str, Any]) -> int:
+    """Insert one row; its new primary key."""
+    key = conn.execute(statement, values).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 def _attach_story(
-    session: Session, article: Article, index: RecentIndex, analysis: Analysis
-) -> tuple[Story, bool]:
-    """Put `article` into the story of an earlier near-duplicate, or a new one; True if new."""
+    conn: Connection,
+    item: ArticleItem,
+    prints: Fingerprint,
+    analysis: Analysis,
+    index: RecentIndex,
+) -> tuple[int, bool]:
+    """The story for a new article: an earlier near-duplicate's, or a new one; True if new."""
     now = datetime.now(UTC)
-    story = find_story(session, article, now=now, index=index, analysis=analysis)
-    new_story = story is None
-    if story is None:
-        story = Story(title=article.title, first_seen_at=now, updated_at=now)
-        session.add(story)
-    else:
-        story.updated_at = now
-        log.info(
-            "%s: %r joins story %d (%r)", article.source_name, article.title, story.id, story.title
-        )
-    article.story = story
-    return story, new_story
+    candidate = Candidate(item.title, prints.content_hash, prints.simhash, analysis)
+    story_id = find_story_id(conn, candidate, now=now, index=index)
+    if story_id is None:
+        values = {"title": item.title[:2000], "first_seen_at": now, "updated_at": now}
+        return _insert(conn, _INSERT_STORY, values), True
+    conn.execute(_STORY_SEEN, {"story_id": story_id, "now": now})
+    title = conn.scalar(_STORY_TITLE, {"story_id": story_id})
+    log.info("%s: %r joins story %d (%r)", item.source, item.title, story_id, title)
+    return story_id, False
 
 
 def _alerted_for_story(session: Session, story_id: int | None) -> set[str]:
@@ -217,18 +258,19 @@ def _alerted_for_story(session: Session, story_id: int | None) -> set[str]:
     )
 
 
-def _article_row(item: ArticleItem, analysis: Analysis) -> Article:
-    prints = analysis.fingerprint()
-    return Article(
-        url=item.url,
-        source_name=item.source,
-        guid=item.guid,
-        title=item.title[:2000],
-        author=item.author,
-        published_at=item.published,
-        text=item.text,
-        places=list(item.places),
-        lang=item.lang,
-        content_hash=prints.content_hash,
-        simhash=prints.simhash,
-    )
+def _article_values(item: ArticleItem, prints: Fingerprint, story_id: int) -> dict[str, Any]:
+    """The article row's columns (`first_seen_at` is the column default: now)."""
+    return {
+        "url": item.url,
+        "source_name": item.source,
+        "guid": item.guid,
+        "title": item.title[:2000],
+        "author": item.author,
+        "published_at": item.published,
+        "text": item.text,
+        "places": list(item.places),
+        "lang": item.lang,
+        "content_hash": prints.content_hash,
+        "simhash": prints.simhash,
+        "story_id": story_id,
+    }
