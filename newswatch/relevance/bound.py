@@ -119,3 +119,15 @@ def compile_bound(rules: Sequence[tuple[Cond, float]]) -> Bound:
     source = _Source()
     terms = [f"({bound!r} if {source.expr(simplify(cond))} else 0.0)" for cond, bound in rules]
     return _function(" + ".join(["0.0", *terms]), source.constants)
+
+
+def compile_flags(
+    conds: Sequence[Cond],
+) -> Callable[[frozenset[int], int, str, bool], tuple[bool, ...]]:
+    """A function (P, pb, T, U) -> one bool per condition: which rules may hold.
+
+    One compiled expression instead of one call per rule: an article that gets
+    past the topic's bound asks this of every rule."""
+    source = _Source()
+    items = [source.expr(simplify(cond)) for cond in conds]
+    return _function("(" + "".join(f"{item}, " for item in items) + ")", source.constants)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from newswatch.relevance.article import FIELD_NAMES, TAIL_FOLDED, TITLE, Article
-from newswatch.relevance.bound import Bound, compile_bound
+from newswatch.relevance.bound import Bound, compile_bound, compile_flags
 from newswatch.relevance.explain import Hit, RuleScore, TopicMatch, snippet
 from newswatch.relevance.gazetteer import accept_place, load_gazetteer
 from newswatch.relevance.matcher import Matcher, Target, case_signature
@@ -53,6 +53,8 @@ class _Topic:
     require: Node | None
     examples: ExampleSet
     bound: Bound  # (P, pb, T, U) -> the most the rules that may hold can add
+    by_cost: list[_Rule]  # the rules, cheapest first (ties in file order)
+    may_hold: Callable[..., tuple[bool, ...]]  # (P, pb, T, U) -> per rule of by_cost
 
 
 class Classifier:
@@ -124,7 +126,9 @@ class Classifier:
         ]
         examples = ExampleSet([tokens(fold(t).text) for t in texts if t], background)
         bound = compile_bound([(rule.node.condition(), rule.bound) for rule in rules])
-        return _Topic(topic, rules, exclusions, require, examples, bound)
+        by_cost = sorted(rules, key=lambda r: r.cost)
+        may_hold = compile_flags([rule.node.condition() for rule in by_cost])
+        return _Topic(topic, rules, exclusions, require, examples, bound, by_cost, may_hold)
 
     # --- classifying -----------------------------------------------------------------
 
@@ -263,13 +267,13 @@ class Classifier:
     ) -> tuple[list[RuleScore], list[Support]] | None:
         """Points of the rules that hold, cheapest rules first. Returns None as soon
         as the threshold is out of reach (unless every rule must be explained)."""
-        sig = ctx.sig
-        candidates = [rule for rule in compiled.rules if rule.node.maybe(*sig)]
+        flags = compiled.may_hold(*ctx.sig)
+        candidates = [rule for rule, ok in zip(compiled.by_cost, flags, strict=True) if ok]
         reachable = sum(rule.bound for rule in candidates)
         threshold = compiled.topic.threshold
         got_points: dict[int, RuleScore] = {}
         supports: list[Support] = []
-        for rule in sorted(candidates, key=lambda r: r.cost):
+        for rule in candidates:
             if not explain_all and reachable < threshold:
                 return None
             ctx.fields = rule.fields
