@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/relevance.py --errors              # explain every mistake
     .venv/bin/python benchmarks/relevance.py --file tests/data/labelled-fresh.yaml --errors
     .venv/bin/python benchmarks/relevance.py --file tests/data/labelled-round3.yaml --errors
+    .venv/bin/python benchmarks/relevance.py --file tests/data/labelled-judge.yaml   # the judge
 
 How the sets are used (docs/benchmarks-relevance.md): config/topics.yaml is
 tuned on the files in TUNING_FILES: tests/data/labelled.yaml,
@@ -11,9 +12,10 @@ tests/data/labelled-fresh.yaml (judged the second round once),
 tests/data/labelled-round3.yaml (judged the third round once, as
 labelled-judge.yaml) and tests/data/labelled-round4.yaml (written for the
 fourth round, with positives phrased without the obvious keywords and hard
-negatives). A judging set, written independently by someone else,
-is kept elsewhere; `--errors` refuses to explain mistakes on any file but the
-tuning sets, so that judging texts stay unread by whoever tunes the rules.
+negatives). The judge, tests/data/labelled-judge.yaml, was written
+independently by someone else and added once the rules were final;
+`--errors` refuses to explain mistakes on any file but the tuning sets, so
+that judging texts stay unread by whoever tunes the rules.
 """
 
 from __future__ import annotations

@@ -11,8 +11,11 @@ them is asserted to be fully right:
 - labelled-round4.yaml (54; written for the fourth round: positives phrased
   without the obvious keywords, and hard negatives).
 
-A new, independently written judging set is kept out of sight of whoever tunes
-the rules; its tests are added separately (docs/benchmarks-relevance.md).
+The judge of the fourth round is labelled-judge.yaml (82 articles), written
+independently by someone who saw neither the rules nor the other sets, and
+added to the repository only after the rules were final. It is not tuned on:
+once its mistakes are read, it becomes tuning data and a new judge is written
+(docs/benchmarks-relevance.md).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ TUNING = DATA / "labelled.yaml"
 FRESH = DATA / "labelled-fresh.yaml"
 ROUND3 = DATA / "labelled-round3.yaml"
 ROUND4 = DATA / "labelled-round4.yaml"
+JUDGE = DATA / "labelled-judge.yaml"
+IGS = "intergemeentelijke-samenwerking"
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +60,13 @@ def test_tuning_sets_are_fully_right(classifier: Classifier, path: Path, minimum
     for topic, s in scores(classifier, path, minimum).items():
         assert s.false_positives == [], topic
         assert s.false_negatives == [], topic
+
+
+# Measured once, when the fourth round's rules were final (2026-11-29,
+# docs/benchmarks-relevance.md): main topic precision 35/37 = 0.946, recall
+# 35/38 = 0.921; mergers 11/11 both. Only aggregate figures are asserted, so
+# that a failure does not show the judging texts.
+def test_judging_set_reaches_the_goal(classifier: Classifier) -> None:
+    for topic, s in scores(classifier, JUDGE, 80).items():
+        assert s.precision >= 0.9, (topic, s.precision)
+        assert s.recall >= 0.9, (topic, s.recall)
