@@ -367,6 +367,8 @@ def write_config(
     crawl: dict[str, Any] | None = None,
     subscribers: int = 1,
     source_extra: dict[str, Any] | None = None,
+    settings_extra: dict[str, Any] | None = None,
+    digest_subscribers: int = 0,
 ) -> Path:
     """A config folder for `feed_urls` with the shipped topics, SQLite and a file outbox.
 
@@ -382,6 +384,7 @@ def write_config(
         "crawl": {"delay": "0s", "timeout": "10s", "max_items_per_run": 200, **(crawl or {})},
         # Never the default port: a real daemon may be running on this machine.
         "http": {"listen": f"127.0.0.1:{free_port()}"},
+        **(settings_extra or {}),
     }
     sources = [
         {
@@ -395,6 +398,9 @@ def write_config(
     ]
     people = [
         {"email": f"lezer{i}@example.org", "topics": [COOPERATION]} for i in range(subscribers)
+    ] + [
+        {"email": f"digest{i}@example.org", "topics": [COOPERATION], "delivery": "daily@07:30"}
+        for i in range(digest_subscribers)
     ]
     files = {
         "settings": settings,
