@@ -144,7 +144,10 @@ def shingles(tokens: Sequence[str], size: int = SHINGLE_SIZE) -> set[str]:
     """Overlapping runs of `size` words; word order matters, so shared vocabulary alone doesn't."""
     if len(tokens) < size:
         return {" ".join(tokens)} if tokens else set()
-    return {" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
+    # `size` shifted copies zipped together instead of one slice per shingle;
+    # zip stops at the shortest copy, which is the last full shingle.
+    shifted = (tokens[i:] for i in range(size))
+    return set(map(" ".join, zip(*shifted, strict=False)))
 
 
 def _digest64(value: str) -> bytes:
@@ -155,47 +158,45 @@ def _hash64(value: str) -> int:
     return int.from_bytes(_digest64(value), "big")
 
 
+# A fresh 8-byte BLAKE2b state: copying it skips the constructor's argument
+# parsing, a third of the cost of hashing a short shingle.
+_BLAKE2B_64 = hashlib.blake2b(digest_size=8)
+
+
+def _digests(features: set[str]) -> bytes:
+    """`_digest64` of every feature, concatenated."""
+    out = []
+    for feature in features:
+        state = _BLAKE2B_64.copy()
+        state.update(feature.encode("utf-8"))
+        out.append(state.digest())
+    return b"".join(out)
+
+
 # SimHash counts, per bit, how many feature hashes have it set. Instead of 64
-# Python steps per feature, each hash byte is looked up in a table that
-# spreads its 8 bits into 8 counters of a wide integer (one 32-bit lane per
-# bit of the 64-bit hash), and the lanes are summed by integer addition: 8
-# table look-ups per feature, no carries between lanes below 2**32 features.
-_LANE = 32
-_LANE_MASK = (1 << _LANE) - 1
-
-
-def _spread_tables() -> list[list[int]]:
-    tables = []
-    for position in range(8):  # byte `position` of the big-endian digest
-        low_bit = (7 - position) * 8  # ...holds these bits of the integer
-        tables.append(
-            [
-                sum(1 << ((low_bit + k) * _LANE) for k in range(8) if byte >> k & 1)
-                for byte in range(256)
-            ]
-        )
-    return tables
-
-
-_SPREAD = _spread_tables()
+# Python steps per feature, the digests' bytes at one position are taken as
+# one `bytes` column, and for each of its 8 bits a translation table maps a
+# byte to 1 if the bit is set, else 0: `count(1)` of the translated column is
+# the number of votes. 64 translate-and-count passes in C per text.
+_BIT_OF_BYTE = [bytes((byte >> k) & 1 for byte in range(256)) for k in range(8)]
 
 
 def simhash_of(features: set[str]) -> int:
     """Unsigned 64-bit SimHash: each bit is the majority vote of the features' hashes."""
-    return _simhash_digests(b"".join(map(_digest64, features)))
+    return _simhash_digests(_digests(features))
 
 
 def _simhash_digests(digests: bytes) -> int:
     """SimHash of the features whose 8-byte hashes are concatenated in `digests`."""
-    counts = 0
-    for position, table in enumerate(_SPREAD):
-        counts += sum(map(table.__getitem__, digests[position::8]))
-    # A bit's vote is (ones - zeros) = 2 * ones - n; it is set when positive.
     n = len(digests) // 8
     result = 0
-    for bit in range(_BITS):
-        if 2 * ((counts >> (bit * _LANE)) & _LANE_MASK) > n:
-            result |= 1 << bit
+    for position in range(8):  # byte `position` of the big-endian digest...
+        column = digests[position::8]
+        low_bit = (7 - position) * 8  # ...holds these bits of the integer
+        for k, table in enumerate(_BIT_OF_BYTE):
+            # A bit's vote is (ones - zeros) = 2 * ones - n; it is set when positive.
+            if 2 * column.translate(table).count(1) > n:
+                result |= 1 << (low_bit + k)
     return result
 
 
@@ -277,7 +278,7 @@ class Analysis:
     def digests(self) -> bytes:
         """The shingles' 8-byte hashes, concatenated: SimHash and sketch both start here."""
         if self._digests is None:
-            self._digests = b"".join(map(_digest64, self.shingles))
+            self._digests = _digests(self.shingles)
         return self._digests
 
     @property
