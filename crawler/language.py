@@ -35,16 +35,19 @@ _STOPWORD_LISTS = {
     "pl": "się jest że jak od za po jego ale czy przez tak być które",
 }
 _STOPWORDS = {lang: frozenset(words.split()) for lang, words in _STOPWORD_LISTS.items()}
+# Each function word belongs to one language: one dict look-up per word of the text.
+_LANGUAGE_OF = {word: lang for lang, words in _STOPWORDS.items() for word in words}
+assert len(_LANGUAGE_OF) == sum(map(len, _STOPWORDS.values())), "a word in two lists"
 _WORD = re.compile(r"[^\W\d_]+")
 
 
 def detect_language(text: str) -> str | None:
     """A language code from function-word counts; None if the text is too short to tell."""
+    # Count the function words in C (Counter over a filter), then add up per language.
+    found = Counter(filter(_LANGUAGE_OF.__contains__, _WORD.findall(text[:20_000].lower())))
     counts: Counter[str] = Counter()
-    for word in _WORD.findall(text[:20_000].lower()):
-        for lang, words in _STOPWORDS.items():
-            if word in words:
-                counts[lang] += 1
+    for word, n in found.items():
+        counts[_LANGUAGE_OF[word]] += n
     ranked = counts.most_common(2)
     if not ranked or ranked[0][1] < 5:
         return None
