@@ -56,6 +56,8 @@ def scrapy_settings(crawl: CrawlSettings) -> dict[str, Any]:
         # in its worker thread anyway: 99 idle tasks per page were pure cost
         # (about 1 ms of CPU per page in benchmarks/ingest.py).
         "CONCURRENT_ITEMS": 1,
+        # Keeps CONCURRENT_REQUESTS_PER_DOMAIN when the delay is 0 (see downloader.py).
+        "DOWNLOADER": "newswatch.crawler.downloader.PerHostDownloader",
         "AUTOTHROTTLE_ENABLED": crawl.delay > 0,
         "AUTOTHROTTLE_START_DELAY": max(crawl.delay, 0.1),
         "AUTOTHROTTLE_MAX_DELAY": 60.0,
