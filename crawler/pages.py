@@ -21,7 +21,13 @@ from twisted.python.failure import Failure
 
 from newswatch.crawler.extract import ExtractOverrides, extract_article
 from newswatch.crawler.items import ArticleItem
-from newswatch.crawler.spiders import CrawlReport, KnownAmong, _describe, known_checker
+from newswatch.crawler.spiders import (
+    CrawlReport,
+    KnownAmong,
+    _describe,
+    known_checker,
+    stable_callbacks,
+)
 from newswatch.crawler.urls import canonical_url
 
 log = logging.getLogger(__name__)
@@ -64,6 +70,9 @@ class ArticlePagesSpider(scrapy.Spider):
         self.report = job.report
         self._queued: set[str] = set()
         self._limit_logged = False
+        self._on_article, self._on_article_error = stable_callbacks(
+            self.parse_article, self.article_failed
+        )
 
     def follow_new(self, hints: list[PageHint]) -> Iterator[scrapy.Request]:
         """Requests for pages not stored and not already queued in this run."""
@@ -88,8 +97,8 @@ class ArticlePagesSpider(scrapy.Spider):
             self._queued.add(url)
             yield scrapy.Request(
                 hint.url,
-                callback=self.parse_article,
-                errback=self.article_failed,
+                callback=self._on_article,
+                errback=self._on_article_error,
                 cb_kwargs={"hint": hint},
             )
 
