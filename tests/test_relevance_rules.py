@@ -165,3 +165,22 @@ def test_yaml_syntax_error_has_a_line(tmp_path: Path) -> None:
 )
 def test_parse_term(raw: str, expected: tuple[str, str]) -> None:
     assert parse_term(raw) == expected
+
+
+def test_words_between_is_exact_up_to_the_limit() -> None:
+    from random import Random
+
+    from newswatch.relevance.nodes import words_between
+
+    rng = Random(5)  # noqa: S311 - reproducible test data, not secrets
+    for _ in range(3000):
+        # Folded text: words of letters, separated by runs of 1-4 spaces.
+        parts = [" " * rng.randint(1, 4)]
+        for _ in range(rng.randint(0, 30)):
+            parts += ["ab"[: rng.randint(1, 2)] * rng.randint(1, 5), " " * rng.randint(1, 4)]
+        text = "".join(parts)
+        start, stop = sorted(rng.sample(range(len(text) + 1), 2))
+        limit = rng.randint(0, 12)
+        exact = len(text[start:stop].split())
+        got = words_between(text, start, stop, limit)
+        assert got == exact if exact <= limit else got > limit, (text, start, stop, limit)
