@@ -311,7 +311,8 @@ def fingerprint(text: str | None) -> Fingerprint:
 
 
 class RecentIndex:
-    """What `find_story` scans, kept in memory: the recent articles' SimHashes and titles.
+    """What `find_story` scans, kept in memory: the recent articles' SimHashes, titles
+    and content hashes.
 
     Articles are only ever added (retention empties old texts but keeps the
     row, its hashes and title), so the copy is brought up to date by reading
@@ -340,6 +341,8 @@ class RecentIndex:
         self._simhashes: dict[int, int] = {}  # id -> unsigned SimHash, full texts only
         self._titles: dict[int, str] = {}  # id -> normalised title
         self._by_title: dict[str, list[int]] = {}  # normalised title -> ids, oldest first
+        self._content_hashes: dict[int, str] = {}  # id -> content hash
+        self._by_content_hash: dict[str, list[int]] = {}  # content hash -> ids
         # id -> (content hash, shingle hashes); LRU order, newest last.
         self._sketches: OrderedDict[int, tuple[str | None, array[int]]] = OrderedDict()
 
@@ -363,7 +366,7 @@ class RecentIndex:
 
     def _add(self, rows: Any) -> None:
         assert self._loaded_since is not None
-        for row_id, first_seen, value, title in rows:
+        for row_id, first_seen, value, title, digest in rows:
             self._last_id = max(self._last_id, row_id)
             if first_seen < self._loaded_since:
                 continue
@@ -373,18 +376,17 @@ class RecentIndex:
             normalised = normalise(title)
             self._titles[row_id] = normalised
             self._by_title.setdefault(normalised, []).append(row_id)
+            if digest is not None:
+                self._content_hashes[row_id] = digest
+                self._by_content_hash.setdefault(digest, []).append(row_id)
 
     def _evict(self, before: datetime) -> None:
         old = [i for i, seen in self._first_seen.items() if seen < before]
         for row_id in old:
             del self._first_seen[row_id]
             self._simhashes.pop(row_id, None)
-            title = self._titles.pop(row_id, None)
-            if title is not None:
-                same = self._by_title[title]
-                same.remove(row_id)
-                if not same:
-                    del self._by_title[title]
+            _unlist(self._by_title, self._titles.pop(row_id, None), row_id)
+            _unlist(self._by_content_hash, self._content_hashes.pop(row_id, None), row_id)
             self._sketches.pop(row_id, None)
         self._loaded_since = before
 
@@ -402,6 +404,11 @@ class RecentIndex:
         """Ids whose normalised title is `title`."""
         return list(self._by_title.get(title, ()))
 
+    def has_content_hash(self, digest: str) -> bool:
+        """True if an article in the index has this content hash (the database decides
+        whether it still qualifies; False means none does)."""
+        return digest in self._by_content_hash
+
     def sketch_of(self, row_id: int, digest: str | None) -> array[int] | None:
         """The cached shingle hashes of article `row_id`, if of the text hashed `digest`."""
         cached = self._sketches.get(row_id)
@@ -418,12 +425,28 @@ class RecentIndex:
             self._sketches.popitem(last=False)
 
 
+def _unlist(lists: dict[str, list[int]], key: str | None, row_id: int) -> None:
+    """Take `row_id` out of `lists[key]`, and the key out when its list is empty."""
+    if key is None:
+        return
+    same = lists[key]
+    same.remove(row_id)
+    if not same:
+        del lists[key]
+
+
 # --- the queries, built once --------------------------------------------------
 # Building a select() costs SQLAlchemy more than SQLite takes to run it, and
 # ingest asks these for every article: they are built on first use with bound
 # parameters and reused.
 
-_INDEX_COLUMNS = (Article.id, Article.first_seen_at, Article.simhash, Article.title)
+_INDEX_COLUMNS = (
+    Article.id,
+    Article.first_seen_at,
+    Article.simhash,
+    Article.title,
+    Article.content_hash,
+)
 _NEWER_ROWS = select(*_INDEX_COLUMNS).where(Article.id > bindparam("last_id"))
 _WINDOW_ROWS = select(*_INDEX_COLUMNS).where(Article.first_seen_at >= bindparam("since"))
 _TEXT_OF = select(Article.text).where(Article.id == bindparam("row_id"))
@@ -535,13 +558,17 @@ def find_story_id(
     exclude = candidate.stored_id is not None
     if exclude:
         params["exclude"] = candidate.stored_id
-    if candidate.content_hash and len(candidate.analysis.tokens) >= MIN_HASH_WORDS:
-        story_id = conn.scalar(
-            _same_hash_query(exclude), {**params, "content_hash": candidate.content_hash}
-        )
+    index.refresh(conn, since)
+    digest = candidate.content_hash
+    # The index has every recent article's hash: the query only runs when one is the same.
+    if (
+        digest
+        and len(candidate.analysis.tokens) >= MIN_HASH_WORDS
+        and index.has_content_hash(digest)
+    ):
+        story_id = conn.scalar(_same_hash_query(exclude), {**params, "content_hash": digest})
         if story_id is not None:
             return story_id
-    index.refresh(conn, since)
     if candidate.simhash is None:
         return _same_title(conn, candidate, params, index, short_only=False)
     # A full text may also meet the short feed summary of the same story that
