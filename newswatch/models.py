@@ -172,7 +172,27 @@ class SubscriberState(enum.StrEnum):
     spam = "spam"  # marked as spam: suppressed like an unsubscribe
 
 
-class Alert(Base):
+class SendState:
+    """The outbox columns an alert and a digest share: where its email stands.
+
+    A sender claims a row by setting a lease; another sender (or the same one
+    after a crash) may take it once the lease has run out.
+    """
+
+    status: Mapped[AlertStatus] = mapped_column(
+        Enum(AlertStatus, native_enum=False, length=20), default=AlertStatus.pending
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+
+
+class Alert(SendState, Base):
     """The outbox: one row per subscriber and article."""
 
     __tablename__ = "alerts"
@@ -185,15 +205,6 @@ class Alert(Base):
     subscriber: Mapped[str] = mapped_column(String(254))
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     topics: Mapped[list[Any]] = mapped_column()
-    status: Mapped[AlertStatus] = mapped_column(
-        Enum(AlertStatus, native_enum=False, length=20), default=AlertStatus.pending
-    )
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
-    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None]
-    message_id: Mapped[str | None] = mapped_column(String(200))
-    last_error: Mapped[str | None] = mapped_column(Text)
     story_id: Mapped[int | None] = mapped_column(
         ForeignKey("stories.id", ondelete="SET NULL"), index=True
     )
@@ -202,15 +213,11 @@ class Alert(Base):
     digest_id: Mapped[int | None] = mapped_column(
         ForeignKey("digests.id", ondelete="SET NULL"), index=True
     )
-    # A sender claims a row by setting a lease; another sender (or the same
-    # one after a crash) may take it once the lease has run out.
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_until: Mapped[datetime | None]
 
     article: Mapped[Article] = relationship()
 
 
-class Digest(Base):
+class Digest(SendState, Base):
     """One digest email: the outbox row for a subscriber's period."""
 
     __tablename__ = "digests"
@@ -223,17 +230,6 @@ class Digest(Base):
     subscriber: Mapped[str] = mapped_column(String(254))
     period_start: Mapped[datetime | None]
     period_end: Mapped[datetime]
-    status: Mapped[AlertStatus] = mapped_column(
-        Enum(AlertStatus, native_enum=False, length=20), default=AlertStatus.pending
-    )
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
-    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None]
-    message_id: Mapped[str | None] = mapped_column(String(200))
-    last_error: Mapped[str | None] = mapped_column(Text)
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_until: Mapped[datetime | None]
 
 
 class Subscription(Base):

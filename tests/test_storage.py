@@ -136,3 +136,20 @@ def test_known_among_answers_like_is_known_in_one_batch(db_url: str) -> None:
     assert ingestor.known_among(many, "A") == expected
     assert ingestor.known_among([], "A") == set()
     db.dispose()
+
+
+def test_migrations_build_the_schema_the_models_describe(db_url: str) -> None:
+    """An upgrade by migrations and a fresh install by the models agree, column by column."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from newswatch.models import Base
+
+    db = open_database(db_url)
+    try:
+        with db.engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            differences = compare_metadata(context, Base.metadata)
+    finally:
+        db.dispose()
+    assert differences == []
