@@ -243,17 +243,14 @@ def render_alert(
     headers: dict[str, str] | None = None,
 ) -> OutgoingEmail:
     """Render the HTML and text bodies and the headers for one alert."""
-    env = _environment(template_dir)
-    context = _context(content, ZoneInfo(timezone))
-    return OutgoingEmail(
-        alert_id=content.alert_id,
-        to=header_safe(content.to),
-        to_name=header_safe(content.to_name or "") or None,
-        from_addr=header_safe(from_addr),
+    return _email(
+        content,
+        from_addr=from_addr,
         subject=subject_for(content.title, chrome(content.language)["no_title"]),
-        text=env.get_template(TEXT_TEMPLATE).render(context),
-        html=env.get_template(HTML_TEMPLATE).render(context),
-        headers=_safe_headers(headers),
+        templates=(TEXT_TEMPLATE, HTML_TEMPLATE),
+        context=_context(content, ZoneInfo(timezone)),
+        template_dir=template_dir,
+        headers=headers,
         categories=categories_for(content.matches),
     )
 
@@ -267,26 +264,49 @@ def render_digest(
     headers: dict[str, str] | None = None,
 ) -> OutgoingEmail:
     """Render one digest: sections per topic, newest story first."""
-    env = _environment(template_dir)
-    context = _digest_context(content, ZoneInfo(timezone))
     t = chrome(content.language)
     count = content.item_count
     topics = ", ".join(section.title for section in content.sections)
     noun = t["item_word"] if count == 1 else t["items_word"]
     subject = f"{SUBJECT_PREFIX}{t['subject_digest']}: {count} {noun} ({topics})"
-    all_headers = {DIGEST_ID_HEADER: str(content.digest_id), **(headers or {})}
+    return _email(
+        content,
+        from_addr=from_addr,
+        subject=header_safe(subject, limit=MAX_SUBJECT),
+        templates=(DIGEST_TEXT_TEMPLATE, DIGEST_HTML_TEMPLATE),
+        context=_digest_context(content, ZoneInfo(timezone)),
+        template_dir=template_dir,
+        headers={DIGEST_ID_HEADER: str(content.digest_id), **(headers or {})},
+        categories=categories_for(
+            [m for s in content.sections for i in s.items for m in i.matches], kind="digest"
+        ),
+    )
+
+
+def _email(
+    content: AlertContent | DigestContent,
+    *,
+    from_addr: str,
+    subject: str,
+    templates: tuple[str, str],
+    context: dict[str, Any],
+    template_dir: Path | None,
+    headers: dict[str, str] | None,
+    categories: list[str],
+) -> OutgoingEmail:
+    """The parts every email shares: addresses made header-safe, both bodies rendered."""
+    env = _environment(template_dir)
+    text_template, html_template = templates
     return OutgoingEmail(
         alert_id=content.alert_id,
         to=header_safe(content.to),
         to_name=header_safe(content.to_name or "") or None,
         from_addr=header_safe(from_addr),
-        subject=header_safe(subject, limit=MAX_SUBJECT),
-        text=env.get_template(DIGEST_TEXT_TEMPLATE).render(context),
-        html=env.get_template(DIGEST_HTML_TEMPLATE).render(context),
-        headers=_safe_headers(all_headers),
-        categories=categories_for(
-            [m for s in content.sections for i in s.items for m in i.matches], kind="digest"
-        ),
+        subject=subject,
+        text=env.get_template(text_template).render(context),
+        html=env.get_template(html_template).render(context),
+        headers=_safe_headers(headers),
+        categories=categories,
     )
 
 
