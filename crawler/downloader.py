@@ -12,7 +12,10 @@ queue of article pages, so this happened on every crawl with `crawl.delay: 0`
 opened anew, because the connection pool keeps one per host).
 
 `PerHostDownloader` counts a request as transferring from the moment its
-task is scheduled. Everything else is Scrapy's.
+task is scheduled. Everything else is Scrapy's: `_process_queue` below is
+Scrapy 2.14-2.19's with that one line added, so a Scrapy upgrade should be
+checked against it (tests/test_downloader.py fails if a host gets two
+requests at once again).
 """
 
 from __future__ import annotations
