@@ -25,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -274,3 +275,14 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class RobotsTxt(Base):
+    """robots.txt files as fetched, so that a new process (`run --once` from cron)
+    does not ask every site again; trusted for a day (crawler/robots.py)."""
+
+    __tablename__ = "robots_txt"
+
+    netloc: Mapped[str] = mapped_column(String(255), primary_key=True)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)  # None: the fetch failed
+    fetched_at: Mapped[datetime]

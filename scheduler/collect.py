@@ -15,6 +15,7 @@ from newswatch.crawler.pages import PageJob
 from newswatch.crawler.sitemap import SitemapJob, SitemapSpider
 from newswatch.crawler.spiders import CrawlReport, FeedJob, FeedSpider
 from newswatch.crawler.sru import SruJob, SruSpider
+from newswatch.scheduler import robots_memory
 from newswatch.scheduler.health import plan_poll, record, skipped_report
 from newswatch.scheduler.ingest import Ingestor
 from newswatch.settings import (
@@ -55,6 +56,7 @@ async def collect(
         conditional=getattr(job, "conditional", False),
         retry_after=getattr(job, "retry_after", None),
     )
+    robots_memory.save(db)
     return _finish(job.report)
 
 

@@ -26,6 +26,7 @@ from newswatch.alerts.outbox import DrainStats, Sender
 from newswatch.alerts.tokens import load_secret
 from newswatch.crawler.runner import install_asyncio_reactor, make_runner
 from newswatch.crawler.spiders import CrawlReport
+from newswatch.scheduler import robots_memory
 from newswatch.scheduler.collect import collect
 from newswatch.scheduler.ingest import Ingestor
 from newswatch.scheduler.lifecycle import Lifecycle, drain, stop_deadline
@@ -58,6 +59,7 @@ class Service:
         self.config = config
         self.db = db
         self.runner = make_runner(config.settings.crawl)
+        robots_memory.load(db)  # what earlier runs learnt; see robots_memory.py
         self.ingestor = Ingestor(db, config.classifier(), config.subscribers)
         self.sender = self.make_sender(config)
         self.scheduler: Any = None  # set by serve(); /readyz looks at it

@@ -84,6 +84,9 @@ def test_second_run_sends_nothing_new_and_gets_304(tmp_path: Path, site: SiteSer
     assert feed_statuses == [200, 304]
     assert sum(n for path, n in site.hits.items() if path.startswith("/nieuws/")) == page_hits
     assert "not modified (304)" in result.stderr
+    # The second process knew robots.txt from the first (kept in the database):
+    # an unchanged feed costs one request, as in the running daemon.
+    assert site.hits["/robots.txt"] == 1
 
 
 def test_failing_source_does_not_stop_the_others(tmp_path: Path, site: SiteServer) -> None:
