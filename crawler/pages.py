@@ -10,7 +10,7 @@ again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,8 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from newswatch.crawler.extract import ExtractOverrides, extract_article
+from newswatch.crawler.extract import ExtractOverrides
+from newswatch.crawler.extract_pool import extract
 from newswatch.crawler.items import ArticleItem
 from newswatch.crawler.spiders import (
     CrawlReport,
@@ -102,8 +103,8 @@ class ArticlePagesSpider(scrapy.Spider):
                 cb_kwargs={"hint": hint},
             )
 
-    def parse_article(self, response: Response, hint: PageHint) -> Iterator[ArticleItem]:
-        extracted = extract_article(response.body, response.url, overrides=self.job.overrides)
+    async def parse_article(self, response: Response, hint: PageHint) -> AsyncIterator[ArticleItem]:
+        extracted = await extract(response.body, response.url, self.job.overrides)
         url = canonical_url(hint.url)
         self.report.new_items += 1
         yield ArticleItem(

@@ -18,7 +18,8 @@ import tldextract
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from newswatch.crawler.extract import ExtractOverrides, extract_article
+from newswatch.crawler.extract import ExtractOverrides
+from newswatch.crawler.extract_pool import extract
 from newswatch.crawler.feeds import FeedEntry, FeedParseError, parse_feed_bytes
 from newswatch.crawler.items import ArticleItem
 from newswatch.crawler.urls import canonical_url
@@ -134,8 +135,10 @@ class FeedSpider(scrapy.Spider):
                 meta={"entry": entry},
             )
 
-    def parse_article(self, response: Response, entry: FeedEntry) -> Iterator[ArticleItem]:
-        extracted = extract_article(response.body, response.url, overrides=self.job.overrides)
+    async def parse_article(
+        self, response: Response, entry: FeedEntry
+    ) -> AsyncIterator[ArticleItem]:
+        extracted = await extract(response.body, response.url, self.job.overrides)
         url = _article_url(entry.link, response.url, extracted.url)
         text = extracted.text or entry.summary
         self.report.new_items += 1

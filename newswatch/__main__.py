@@ -2,4 +2,7 @@
 
 from newswatch.cli import main
 
-main()
+# Guarded: extraction workers are spawned processes, which import the main
+# module again (as __mp_main__) and must not start a second newswatch.
+if __name__ == "__main__":
+    main()

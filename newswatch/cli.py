@@ -83,6 +83,7 @@ def run(obj: Context, once: bool) -> None:
     # so two processes never upgrade the schema at the same time.
     lock = _daemon_lock(config)
     db = _open(config)
+    from newswatch.crawler import extract_pool
     from newswatch.scheduler.daemon import Service, install_stop_handlers, run_on_reactor
     from newswatch.scheduler.lock import watch_lock
 
@@ -107,6 +108,7 @@ def run(obj: Context, once: bool) -> None:
     try:
         code = run_on_reactor(main_once if once else main_forever)
     finally:
+        extract_pool.shutdown()
         db.dispose()
         lock.release()
     # The interpreter's final garbage collection walks the whole heap (topics,

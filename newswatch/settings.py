@@ -147,6 +147,9 @@ class CrawlSettings(_Strict):
     max_page_size: Size = 10 * 1024**2
     delay: Pause = 1.0
     max_items_per_run: int = Field(200, ge=1)
+    # Processes that extract article text beside the crawl (another core);
+    # 0 extracts in the crawling process. See crawler/extract_pool.py.
+    extract_workers: int = Field(1, ge=0, le=32)
 
 
 class RetentionSettings(_Strict):

@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 from newswatch import metrics
 from newswatch.alerts.outbox import DrainStats, Sender
 from newswatch.alerts.tokens import load_secret
+from newswatch.crawler import extract_pool
 from newswatch.crawler.runner import install_asyncio_reactor, make_runner
 from newswatch.crawler.spiders import CrawlReport
 from newswatch.scheduler import robots_memory
@@ -59,6 +60,7 @@ class Service:
         self.config = config
         self.db = db
         self.runner = make_runner(config.settings.crawl)
+        extract_pool.configure(config.settings.crawl.extract_workers)
         robots_memory.load(db)  # what earlier runs learnt; see robots_memory.py
         self.ingestor = Ingestor(db, config.classifier(), config.subscribers)
         self.sender = self.make_sender(config)

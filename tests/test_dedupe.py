@@ -6,6 +6,7 @@ events, people and quotes).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 import unicodedata
@@ -497,7 +498,11 @@ def test_feed_spider_stores_the_page_canonical_url_on_the_same_site(
     spider = FeedSpider(FeedJob(name="Waterweg", url="https://www.waterweg.example/feed"))
     entry = FeedEntry(link=page_url, guid=None, title="Milieustraat", summary="", published=None)
     response = HtmlResponse(url=page_url, body=_page(canonical), encoding="utf-8")
-    [article] = list(spider.parse_article(response, entry))
+
+    async def items() -> list[Any]:
+        return [item async for item in spider.parse_article(response, entry)]
+
+    [article] = asyncio.run(items())
     assert article.url == stored
     assert "milieustraat" in article.text
 
