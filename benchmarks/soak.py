@@ -154,7 +154,8 @@ def _read_samples(child: subprocess.Popen[str], sample_every: int) -> list[dict[
         if sample["cycle"] % (10 * sample_every) == 0:
             print(
                 f"  cycle {sample['cycle']:>6} at {sample['t']:6.1f} s ({sample['clock']}): "
-                f"RSS {sample['rss'] / 2**20:6.1f} MiB, {sample['fds']} fds, "
+                f"RSS {sample['rss'] / 2**20:6.1f} MiB (+ worker "
+                f"{sample.get('worker_rss', 0) / 2**20:.1f}), {sample['fds']} fds, "
                 f"{sample['articles']} articles ({sample['with_text']} with text), "
                 f"{sample['digests']} digests",
                 flush=True,
@@ -175,7 +176,10 @@ def verdict(samples: list[dict[str, Any]], warmup: int) -> int:
         print(f"too few samples after a warm-up of {warmup} cycles for a verdict")
         return 1
     ok = True
-    for key, unit, scale in (("rss", "MiB", 2**20), ("fds", "fds", 1)):
+    keys = [("rss", "MiB", 2**20), ("fds", "fds", 1)]
+    if after[0].get("worker_rss"):
+        keys.insert(1, ("worker_rss", "MiB", 2**20))
+    for key, unit, scale in keys:
         base = after[0][key]
         end = sum(s[key] for s in after[-5:]) / 5
         growth = (end - base) / base
@@ -281,9 +285,14 @@ def _counts(db: Any) -> dict[str, Any]:
 
 
 def _sample(cycle: int, elapsed: float, counts: dict[str, Any]) -> None:
+    from newswatch.crawler import extract_pool
+
     pid = os.getpid()
     rss, fds = proc_rss_bytes(pid), proc_open_fds(pid)
-    record = {"cycle": cycle, "t": elapsed, "rss": rss, "fds": fds, **counts}
+    # The extraction worker is a process of its own: its memory is sampled apart.
+    worker_rss = sum(proc_rss_bytes(worker) for worker in extract_pool.worker_pids())
+    record = {"cycle": cycle, "t": elapsed, "rss": rss, "worker_rss": worker_rss, "fds": fds}
+    record.update(counts)
     print(json.dumps(record), flush=True)
 
 
