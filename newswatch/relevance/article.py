@@ -8,10 +8,10 @@ hits are reported relative to the title or the text, as the caller gave them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from newswatch.relevance.normalize import Folded, fold
-from newswatch.relevance.similarity import token_counts, tokens
+from newswatch.relevance.similarity import token_counts
 
 TITLE, LEAD, BODY = 0, 1, 2
 FIELD_NAMES = ("title", "lead", "body")
@@ -106,7 +106,6 @@ class Article:
     padded: str = ""  # the folded text with a space at both ends
     _bounds: tuple[int, int] | None = None
     _pattern: re.Pattern[str] | None = None
-    _tokens: list[str] | None = field(default=None)
     _token_counts: dict[str, int] | None = None
 
     @classmethod
@@ -175,23 +174,6 @@ class Article:
         # (Listing every break of the article once and bisecting was tried: it
         # costs more than these short searches, even for matching articles.)
         return self.next_break(oa, min(ob + 3, len(self.orig))) is None
-
-    def sentence_end(self, folded_pos: int, limit: int) -> int:
-        """Folded position where the sentence containing `folded_pos` ends (at most `limit`)."""
-        o_start = self.folded.to_orig(folded_pos)
-        o_limit = min(self.folded.to_orig(min(limit, len(self.folded.text))) + 3, len(self.orig))
-        found = self.next_break(o_start, o_limit)
-        return limit if found is None else min(limit, self.folded.from_orig(found))
-
-    def words_between(self, a: int, b: int) -> int:
-        """Number of words in the folded text between positions a and b."""
-        return len(self.folded.text[a:b].split()) if b > a else 0
-
-    def tokens(self) -> list[str]:
-        """Content tokens for the similarity score (computed once, on demand)."""
-        if self._tokens is None:
-            self._tokens = tokens(self.folded.text)
-        return self._tokens
 
     def token_counts(self) -> dict[str, int]:
         """How often each content token occurs (computed once, on demand)."""

@@ -192,12 +192,9 @@ _TESTS = (
 )
 
 
-class Rule(Clause):
-    """A clause that adds `weight` points (times the field weight) when it holds."""
+class _InFields(Clause):
+    """`in: [title, lead]`: the clause is only tested in those fields."""
 
-    name: str | None = None
-    weight: float = Field(gt=0)
-    max: float | None = Field(default=None, gt=0)
     in_: list[FieldName] | None = Field(default=None, alias="in")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -210,7 +207,15 @@ class Rule(Clause):
         return value
 
 
-class Exclusion(Clause):
+class Rule(_InFields):
+    """A clause that adds `weight` points (times the field weight) when it holds."""
+
+    name: str | None = None
+    weight: float = Field(gt=0)
+    max: float | None = Field(default=None, gt=0)
+
+
+class Exclusion(_InFields):
     """A clause that subtracts `penalty` points, or vetoes the topic, unless `unless` holds.
 
     With `in:` the clause itself is only tested in those fields ("herindeling in
@@ -222,16 +227,6 @@ class Exclusion(Clause):
     penalty: float | None = Field(default=None, gt=0)
     veto: bool = False
     unless: Clause | None = None
-    in_: list[FieldName] | None = Field(default=None, alias="in")
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    @field_validator("in_")
-    @classmethod
-    def _fields_not_empty(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None and not value:
-            raise ValueError("empty group: list at least one field")
-        return value
 
     @model_validator(mode="after")
     def _penalty_or_veto(self) -> Exclusion:
