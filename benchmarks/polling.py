@@ -106,14 +106,7 @@ def _print_cycle(label: str, seen: dict[str, Any], feeds: int, note: str) -> Non
 
 
 def daemon(farm: SiteFarm, config: Path, feeds: int, idle: float) -> None:
-    farm.stats.reset()
-    proc = subprocess.Popen(
-        newswatch_command(config, "run"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(),
-    )
+    proc = _start_daemon(farm, config)
     try:
         seen = _await_quiet(farm, proc, feeds)
         _print_cycle("4 daemon start-up, conditional", seen, feeds, "")
@@ -136,14 +129,7 @@ def daemon(farm: SiteFarm, config: Path, feeds: int, idle: float) -> None:
 
 def daemon_second_cycle(farm: SiteFarm, config: Path, feeds: int) -> dict[str, Any]:
     """The daemon's next poll after start-up: what a long-running daemon costs per cycle."""
-    farm.stats.reset()
-    proc = subprocess.Popen(
-        newswatch_command(config, "run"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(),
-    )
+    proc = _start_daemon(farm, config)
     try:
         _await_quiet(farm, proc, feeds)
         farm.stats.reset()
@@ -154,6 +140,18 @@ def daemon_second_cycle(farm: SiteFarm, config: Path, feeds: int) -> dict[str, A
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _start_daemon(farm: SiteFarm, config: Path) -> subprocess.Popen[str]:
+    """`newswatch run` in a subprocess, the server's counters at zero."""
+    farm.stats.reset()
+    return subprocess.Popen(
+        newswatch_command(config, "run"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
 
 
 def _await_quiet(farm: SiteFarm, proc: subprocess.Popen[str], feeds: int) -> dict[str, Any]:
