@@ -36,8 +36,9 @@ _FETCHED: dict[str, tuple[bytes | None, float]] = {}
 _SEEDS: dict[str, tuple[bytes | None, float]] = {}
 
 
-def _ttl(body: object) -> float:
-    return TTL if body is not None else ERROR_TTL
+def _ttl(found: object) -> float:
+    """How long a robots.txt (a parser or a body; None: the fetch failed) is trusted."""
+    return TTL if found is not None else ERROR_TTL
 
 
 def seed(entries: Iterable[tuple[str, bytes | None, float]]) -> int:
@@ -67,7 +68,7 @@ class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
         self._parse_seeds(crawler)
         now = time.monotonic()
         for netloc, (parser, fetched) in list(_CACHE.items()):
-            if now - fetched < (TTL if parser is not None else ERROR_TTL):
+            if now - fetched < _ttl(parser):
                 self._parsers[netloc] = parser
             else:
                 del _CACHE[netloc]
